@@ -1,0 +1,1 @@
+"""HTTP only: one package a blueprint. Rules live in `models`."""

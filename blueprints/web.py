@@ -1,0 +1,230 @@
+"""What every blueprint shares: who may call a view, page-or-fragment rendering,
+htmx-safe redirects, security headers and error pages.
+
+Conventions (documented in the README):
+- Every view carries `@roles(...)` or `@public`; a test walks the URL map for it.
+- An htmx request gets a fragment only when `HX-Request` is true and `HX-Request-Type`
+  is `partial`; the fragment is a block of the page's own template.
+- An invalid form answers 422 with the form re-rendered (htmx 4 swaps 4xx responses).
+- An htmx request is never answered with a plain 302: `HX-Location`/`HX-Redirect`.
+"""
+
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from jinja2_fragments.flask import render_block, render_blocks
+from werkzeug.exceptions import HTTPException
+
+from models import ROLES, db
+from models.errors import DomainError
+
+ALL_ROLES = ROLES
+
+# Only our own scripts and styles; nothing inline, nothing from elsewhere.
+CSP = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "form-action 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+])
+
+
+def public(view):
+    """Mark a view as open to anyone, signed in or not (sign-in page, health check)."""
+    view.roles = None
+    view.is_public = True
+    return view
+
+
+def roles(*allowed: str):
+    """Let only signed-in users with one of `allowed` roles call the view (403 otherwise)."""
+    unknown = set(allowed) - set(ROLES)
+    if unknown or not allowed:
+        raise ValueError(f"unknown roles {unknown}")
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return to_login()
+            if current_user.must_change_password and request.endpoint not in (
+                "auth.change_password", "auth.logout"):
+                return redirect_to(url_for("auth.change_password"))
+            if current_user.role not in allowed:
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.roles = frozenset(allowed)
+        wrapper.is_public = False
+        return wrapper
+
+    return decorate
+
+
+def can(*allowed: str) -> bool:
+    """For templates: may the signed-in user do what these roles may?"""
+    return current_user.is_authenticated and current_user.role in allowed
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def is_partial() -> bool:
+    """A fragment is wanted: an htmx request that targets part of the page."""
+    return is_htmx() and request.headers.get("HX-Request-Type") == "partial"
+
+
+def render(template: str, *, block: str | list[str] | None = None, status: int = 200,
+           **context) -> Response:
+    """The full page, or for an htmx partial request the named block(s) of the same template."""
+    if block and is_partial():
+        if isinstance(block, list):
+            body = render_blocks(template, block, **context)
+        else:
+            body = render_block(template, block, **context)
+        response = make_response(body, status)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return make_response(render_template(template, **context), status)
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a local path on this site, else None (no open redirects)."""
+    if not target:
+        return None
+    target = target.strip()
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(ch) < 32 for ch in target):
+        return None
+    return target
+
+
+def redirect_to(url: str) -> Response:
+    """Redirect a browser (302) or an htmx request (HX-Location / HX-Redirect, never 302)."""
+    if is_htmx():
+        response = make_response("", 200)
+        if request.headers.get("HX-Request-Type") == "partial":
+            response.headers["HX-Redirect"] = url
+        else:
+            response.headers["HX-Location"] = url
+        return response
+    return redirect(url)
+
+
+def to_login() -> Response:
+    next_path = request.full_path if request.method == "GET" else request.path
+    next_path = next_path.rstrip("?")
+    target = url_for("auth.login", next=next_path if next_path != "/" else None)
+    if is_htmx():
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target)
+
+
+def domain_error_response(error: DomainError, template: str | None = None, **context):
+    """Render a refused rule as its 4xx page (or fragment)."""
+    return error_page(error.status, error.message)
+
+
+ERROR_TITLES = {
+    400: "Bad request",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Changed meanwhile",
+    413: "Too large",
+    422: "Check your input",
+    429: "Too many requests",
+    500: "Something went wrong",
+}
+
+
+def error_page(status: int, message: str) -> Response:
+    title = ERROR_TITLES.get(status, "Error")
+    template = "errors/_fragment.html" if is_partial() else "errors/page.html"
+    response = make_response(render_template(template, status=status, title=title,
+                                             message=message), status)
+    if is_partial():
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def init_app(app) -> None:
+    """Wire the shared behaviour into the app."""
+    app.jinja_env.globals.update(can=can, ALL_ROLES=ALL_ROLES)
+
+    @app.context_processor
+    def inject_company():
+        from models.company import CompanySettings
+
+        if "company" not in g:
+            g.company = CompanySettings.current()
+        return {"company": g.company}
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", current_app.config.get("CSP", CSP))
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "same-origin"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        if current_app.config.get("TANDEM_HTTPS"):
+            headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if request.endpoint != "static":
+            response.vary.update(("HX-Request", "HX-Request-Type", "Cookie"))
+            headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        db.session.rollback()
+        return error_page(400, "This form has expired or was not sent from Tandem. "
+                               "Reload the page and try again.")
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        db.session.rollback()
+        return error_page(error.status, error.message)
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        db.session.rollback()
+        messages = {
+            403: "Your role may not open this page.",
+            404: "There is nothing at this address. It may have been removed.",
+            405: "This address does not accept that kind of request.",
+            413: "The upload is too large.",
+        }
+        return error_page(error.code or 500,
+                          messages.get(error.code, error.description or "Error"))
+
+    @app.errorhandler(500)
+    def server_error(error):
+        db.session.rollback()
+        return error_page(500, "Tandem hit an error. It has been logged; try again.")
+

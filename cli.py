@@ -1,0 +1,116 @@
+"""Command-line tools: `flask --app app demo`, `create-user`."""
+
+import sys
+
+import click
+from flask import current_app
+from sqlalchemy import select
+
+from models import CompanySettings, Contact, User, db
+from models.customers import create_customer
+from models.errors import DomainError
+from models.users import ROLES, create_user
+
+DEMO_PASSWORD = "tandem-demo"
+DEMO_USERS = [
+    ("admin@tandem.test", "admin", "Ada Admin"),
+    ("sales@tandem.test", "sales", "Sam Sales"),
+    ("finance@tandem.test", "finance", "Fay Finance"),
+    ("ops@tandem.test", "operations", "Otto Ops"),
+]
+
+
+def init_app(app) -> None:
+    app.cli.add_command(create_user_command)
+    app.cli.add_command(demo_command)
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--name", default="", help="How the user is shown (default: from the email).")
+def create_user_command(email: str, role: str, name: str) -> None:
+    """Add a user. The password is asked for, or read from standard input."""
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    try:
+        user = create_user(email, role, password, name=name)
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from None
+    db.session.commit()
+    click.echo(f"Created {user.email} ({user.role}).")
+
+
+# name, kind, email, phone, city, country, lifecycle, owner, credit limit, on hold, contacts
+DEMO_CUSTOMERS = [
+    ("Acme Tools GmbH", "company", "info@acme-tools.example.de", "+49 30 1234567", "Berlin",
+     "Germany", "customer", "sales", "25000.00", False,
+     [("Jana Richter", "Purchasing", "jana.richter@acme-tools.example.de")]),
+    ("Bluebird Cafés Ltd", "company", "orders@bluebird.example.co.uk", "+44 20 7946 0000",
+     "London", "United Kingdom", "customer", "sales", "8000.00", False,
+     [("Tom Ellis", "Owner", "tom@bluebird.example.co.uk")]),
+    ("Northwind Traders", "company", "ap@northwind.example.com", "+1 206 555 0100", "Seattle",
+     "United States", "customer", "admin", "50000.00", True,
+     [("Nancy Davolio", "Accounts payable", "nancy@northwind.example.com"),
+      ("Andrew Fuller", "VP Sales", "andrew@northwind.example.com")]),
+    ("Maria Lopez", "person", "maria.lopez@gmail.com", "+34 600 123 456", "Valencia", "Spain",
+     "prospect", "sales", "0.00", False, []),
+    ("Fjord Fisheries AS", "company", "post@fjordfish.example.no", "+47 22 00 00 00", "Bergen",
+     "Norway", "prospect", "sales", "15000.00", False,
+     [("Ingrid Berg", "CFO", "ingrid@fjordfish.example.no")]),
+    ("Globex Corporation", "company", "hello@globex.example.com", "+1 555 0199", "Springfield",
+     "United States", "lead", None, "0.00", False, []),
+    ("Initech", "company", "office@initech.example.com", "+1 555 0142", "Austin",
+     "United States", "lead", "sales", "0.00", False,
+     [("Bill Lumbergh", "Director", "bill@initech.example.com")]),
+    ("Umbrella Pharma SA", "company", "compta@umbrella.example.fr", "+33 1 23 45 67 89",
+     "Lyon", "France", "former", "admin", "10000.00", False, []),
+    ("Café Noir SARL", "company", "bonjour@cafenoir.example.fr", "+33 4 11 22 33 44",
+     "Marseille", "France", "customer", "sales", "5000.00", False,
+     [("Luc Martin", "Gérant", "luc@cafenoir.example.fr")]),
+    ("Stark Components", "company", "buy@stark.example.com", "+1 212 555 0111", "New York",
+     "United States", "customer", "sales", "100000.00", False,
+     [("Pepper Potts", "CEO", "pepper@stark.example.com")]),
+]
+
+
+@click.command("demo")
+def demo_command() -> None:
+    """Load the demo data set once (users, company, customers); later runs change nothing."""
+    from decimal import Decimal
+
+    if db.session.scalar(select(User).where(User.email == DEMO_USERS[0][0])) is None:
+        users = {}
+        for email, role, name in DEMO_USERS:
+            users[role] = create_user(email, role, DEMO_PASSWORD, name=name)
+        company = CompanySettings(
+            id=1, name="Tandem Demo Supplies Ltd", address="12 Market Street\nBristol BS1 4DJ\n"
+            "United Kingdom", tax_id="GB123456789", base_currency="EUR",
+            payment_instructions="Bank transfer to IBAN GB33 BUKB 2020 1555 5555 55, "
+                                 "quoting the invoice number.")
+        db.session.add(company)
+        db.session.flush()
+        for (name, kind, email, phone, city, country, lifecycle, owner, limit, hold,
+             contacts) in DEMO_CUSTOMERS:
+            customer = create_customer(name=name, kind=kind, email=email, phone=phone,
+                                       city=city, country=country, lifecycle=lifecycle,
+                                       owner=users.get(owner) if owner else None,
+                                       source="Trade fair" if lifecycle != "lead" else "Website")
+            customer.account.credit_limit = Decimal(limit)
+            customer.account.on_hold = hold
+            if hold:
+                customer.account.hold_reason = "Two invoices over 60 days"
+            for index, (contact_name, title, contact_email) in enumerate(contacts):
+                db.session.add(Contact(customer=customer, name=contact_name, job_title=title,
+                                       email=contact_email, is_primary=index == 0))
+        db.session.commit()
+        click.echo("Demo data loaded.")
+    else:
+        click.echo("Demo data is already there.")
+    click.echo(f"Sign in with any of these (password: {DEMO_PASSWORD}; demo data only):")
+    for email, role, _ in DEMO_USERS:
+        click.echo(f"  {email:<24} {role}")
+    current_app.logger.debug("demo done")

@@ -1,0 +1,56 @@
+"""The data and the business rules on it, one module a domain.
+
+Blueprints import from here (`from models import db, Customer`); nothing in this
+package imports from `blueprints`, so the CLI, tests and views share one set of rules.
+"""
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+# Stable constraint names, so Alembic's batch mode on SQLite can find them again.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+from models.audit import AuditEntry  # noqa: E402
+from models.company import CompanySettings  # noqa: E402
+from models.customers import (  # noqa: E402
+    Contact,
+    Customer,
+    FinancialAccount,
+    Relationship,
+)
+from models.errors import Conflict, DomainError, NotAllowed  # noqa: E402
+from models.types import Money  # noqa: E402
+from models.users import ROLES, LoginAttempt, User, UserSession  # noqa: E402
+
+__all__ = [
+    "db",
+    "Base",
+    "DomainError",
+    "Conflict",
+    "NotAllowed",
+    "Money",
+    "ROLES",
+    "User",
+    "UserSession",
+    "LoginAttempt",
+    "AuditEntry",
+    "CompanySettings",
+    "Customer",
+    "Relationship",
+    "FinancialAccount",
+    "Contact",
+]

@@ -1,0 +1,52 @@
+"""Company settings: who we are, printed on quotes and invoices; edited by admin."""
+
+from sqlalchemy import LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models import db
+from models.versioned import Versioned
+
+CURRENCIES = ("EUR", "USD", "GBP", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "CZK", "JPY")
+LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": "image/png", b"\xff\xd8\xff": "image/jpeg"}
+MAX_LOGO_BYTES = 512 * 1024
+
+
+class CompanySettings(Versioned, db.Model):
+    """The one row of company settings.
+
+    Attributes:
+        name, address, tax_id: the seller's legal details for documents.
+        base_currency: ISO 4217 code of the books; new customers default to it.
+        payment_instructions: printed on invoices (bank, IBAN, reference).
+        logo, logo_type: PNG or JPEG bytes and their media type; None when unset.
+    """
+
+    __tablename__ = "company_settings"
+    __audit__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="My Company")
+    address: Mapped[str] = mapped_column(Text, default="")
+    tax_id: Mapped[str] = mapped_column(String(64), default="")
+    base_currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    payment_instructions: Mapped[str] = mapped_column(Text, default="")
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    logo_type: Mapped[str | None] = mapped_column(String(32))
+
+    @property
+    def audit_subject(self):
+        return ("company", 1)
+
+    @classmethod
+    def current(cls) -> "CompanySettings":
+        """The saved settings, or unsaved defaults when none were saved yet."""
+        return db.session.get(cls, 1) or cls(id=1, name="My Company", address="", tax_id="",
+                                             base_currency="EUR", payment_instructions="")
+
+
+def logo_type_of(data: bytes) -> str | None:
+    """The media type of a PNG or JPEG by its first bytes, or None."""
+    for magic, media_type in LOGO_TYPES.items():
+        if data.startswith(magic):
+            return media_type
+    return None

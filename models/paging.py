@@ -1,0 +1,84 @@
+"""Keyset pagination: pages stay fast however deep the user goes.
+
+A page is fetched with `WHERE (sort_key, id) > (last_key, last_id)` in the sort order,
+never with OFFSET and never with a count over the whole table. The cursor handed to the
+browser is an opaque, URL-safe encoding of that pair; a tampered cursor is a ValueError
+that the view turns into a 400.
+"""
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import tuple_
+
+from models import db
+
+
+def encode_cursor(key, ident: int) -> str:
+    if isinstance(key, Decimal):
+        key = ["d", str(key)]
+    elif isinstance(key, datetime):
+        key = ["t", key.isoformat()]
+    raw = json.dumps([key, ident], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str):
+    """(key, id) from a cursor, or ValueError."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key, ident = json.loads(raw)
+    except (ValueError, TypeError) as exc:
+        raise ValueError("That page link is broken; start from the first page.") from exc
+    if isinstance(key, list) and len(key) == 2 and key[0] == "d":
+        key = Decimal(key[1])
+    elif isinstance(key, list) and len(key) == 2 and key[0] == "t":
+        key = datetime.fromisoformat(key[1])
+    if not isinstance(ident, int) or isinstance(key, list | dict):
+        raise ValueError("That page link is broken; start from the first page.")
+    return key, ident
+
+
+@dataclass
+class Page:
+    """One page of rows and the cursors around it (None where there is no such page)."""
+
+    items: list
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+def keyset_page(query, key_col, id_col, *, descending: bool, after: str | None = None,
+                before: str | None = None, per_page: int = 25, key_of=None) -> Page:
+    """Run `query` for one page ordered by (key_col, id_col).
+
+    `key_of(row)` gives the sort key of a result row (default: getattr by column key).
+    """
+    key_of = key_of or (lambda row: getattr(row, key_col.key))
+    pair = tuple_(key_col, id_col)
+    backwards = before is not None
+    if after is not None:
+        key, ident = decode_cursor(after)
+        query = query.where(pair < tuple_(key, ident) if descending else pair > tuple_(key, ident))
+    elif before is not None:
+        key, ident = decode_cursor(before)
+        query = query.where(pair > tuple_(key, ident) if descending else pair < tuple_(key, ident))
+    ascending_now = descending == backwards
+    order = (key_col.asc(), id_col.asc()) if ascending_now else (key_col.desc(), id_col.desc())
+    rows = list(db.session.scalars(query.order_by(*order).limit(per_page + 1)).unique())
+    more = len(rows) > per_page
+    rows = rows[:per_page]
+    if backwards:
+        rows.reverse()
+    has_next = more if not backwards else True
+    has_prev = (after is not None) if not backwards else more
+    if not rows:
+        return Page([], None, None)
+    return Page(
+        rows,
+        encode_cursor(key_of(rows[-1]), rows[-1].id) if has_next else None,
+        encode_cursor(key_of(rows[0]), rows[0].id) if has_prev else None,
+    )

@@ -1,0 +1,79 @@
+"""Exact money in SQL on both databases.
+
+SQLite has no decimal type: a Numeric column is stored as a float there and SQL sums
+drift. `Money` stores an amount as a scaled integer (cents by default) and hands Python
+a `Decimal`, so `SUM()` stays exact on SQLite and PostgreSQL alike, over any number of
+rows. Rounding is never implicit: a value with more decimals than the column keeps is
+refused, and callers round with `round_money` (half-up) where the rules say so.
+"""
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from sqlalchemy import BigInteger
+from sqlalchemy.types import TypeDecorator
+
+CENT = Decimal("0.01")
+
+
+def round_money(value: Decimal | int | str, places: int = 2) -> Decimal:
+    """Round half-up to `places` decimals (the cent by default)."""
+    return Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def parse_money(text: str, places: int = 2) -> Decimal:
+    """Parse a typed amount ("1,250.50", " 30 ") into a Decimal, refusing junk.
+
+    Raises ValueError with a sentence a person can act on.
+    """
+    cleaned = (text or "").strip().replace(",", "").replace(" ", "")
+    if not cleaned:
+        raise ValueError("Enter an amount.")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        raise ValueError("Enter a number, like 1250.00.") from None
+    if not value.is_finite():
+        raise ValueError("Enter a number, like 1250.00.")
+    if value != value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):
+        raise ValueError(f"Use at most {places} decimals.")
+    return value.quantize(Decimal(1).scaleb(-places))
+
+
+class Money(TypeDecorator):
+    """A Decimal amount stored as an integer count of 10**-scale units."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    # The largest amount we accept: keeps the scaled integer well inside BIGINT.
+    LIMIT = Decimal("1e15")
+
+    def __init__(self, scale: int = 2):
+        super().__init__()
+        self.scale = scale
+
+    @property
+    def python_type(self):
+        return Decimal
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("Money never takes a float; pass a Decimal")
+        value = Decimal(value)
+        exponent = Decimal(1).scaleb(-self.scale)
+        if value != value.quantize(exponent):
+            raise ValueError(f"{value} has more than {self.scale} decimals; round it first")
+        if abs(value) >= self.LIMIT:
+            raise ValueError(f"{value} is out of range for an amount")
+        return int(value.scaleb(self.scale))
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return Decimal(int(value)).scaleb(-self.scale).quantize(Decimal(1).scaleb(-self.scale))
+
+    def coerce_compared_value(self, op, value):
+        # Compare against literals through our own bind processing (scaled integers).
+        return self

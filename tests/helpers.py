@@ -1,0 +1,68 @@
+"""Small factories and checks shared by the tests."""
+
+from decimal import Decimal
+from itertools import count
+
+from sqlalchemy import inspect, select, text
+
+_seq = count(1)
+
+
+def make_customer(**overrides):
+    """A saved customer with both facets; any field can be overridden."""
+    from models import db
+    from models.customers import create_customer
+
+    n = next(_seq)
+    facts = {"name": f"Customer {n}", "email": f"c{n}@customer{n}.example.org", "city": "Bristol"}
+    credit_limit = overrides.pop("credit_limit", None)
+    on_hold = overrides.pop("on_hold", None)
+    facts.update(overrides)
+    customer = create_customer(**facts)
+    if credit_limit is not None:
+        customer.account.credit_limit = Decimal(credit_limit)
+    if on_hold is not None:
+        customer.account.on_hold = on_hold
+    db.session.commit()
+    return customer
+
+
+def snapshot(db) -> dict:
+    """Every row of every table, to prove a refused request wrote nothing."""
+    db.session.expire_all()
+    state = {}
+    with db.engine.connect() as conn:
+        for table in inspect(conn).get_table_names():
+            if table == "alembic_version":
+                continue
+            rows = conn.execute(text(f"SELECT * FROM {table}")).all()
+            state[table] = sorted(tuple(map(repr, row)) for row in rows)
+    return state
+
+
+def count_rows(db, model) -> int:
+    from sqlalchemy import func
+
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def form_of(customer, which: str) -> dict:
+    """The current values of a facet form, as the page would post them."""
+    if which == "identity":
+        return {"version": customer.version, "name": customer.name, "kind": customer.kind,
+                "email": customer.email or "", "phone": customer.phone or "",
+                "street": customer.street, "postal_code": customer.postal_code,
+                "city": customer.city, "country": customer.country}
+    if which == "relationship":
+        facet = customer.relationship_facet
+        return {"version": facet.version, "owner_id": str(facet.owner_id or ""),
+                "lifecycle": facet.lifecycle, "source": facet.source, "tags": facet.tags,
+                "rating": str(facet.rating or ""), "notes": facet.notes}
+    account = customer.account
+    data = {"version": account.version, "account_code": account.account_code,
+            "billing_address": account.billing_address, "tax_id": account.tax_id,
+            "currency": account.currency, "payment_terms_days": account.payment_terms_days,
+            "credit_limit": str(account.credit_limit), "hold_reason": account.hold_reason}
+    if account.on_hold:
+        data["on_hold"] = "y"
+    return data
