@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import tuple_
+from sqlalchemy import literal, tuple_
+from sqlalchemy.types import TypeDecorator
 
 from models import db
 
@@ -33,10 +34,13 @@ def decode_cursor(cursor: str):
         key, ident = json.loads(raw)
     except (ValueError, TypeError) as exc:
         raise ValueError("That page link is broken; start from the first page.") from exc
-    if isinstance(key, list) and len(key) == 2 and key[0] == "d":
-        key = Decimal(key[1])
-    elif isinstance(key, list) and len(key) == 2 and key[0] == "t":
-        key = datetime.fromisoformat(key[1])
+    try:
+        if isinstance(key, list) and len(key) == 2 and key[0] == "d":
+            key = Decimal(str(key[1]))
+        elif isinstance(key, list) and len(key) == 2 and key[0] == "t":
+            key = datetime.fromisoformat(str(key[1]))
+    except (ArithmeticError, ValueError) as exc:
+        raise ValueError("That page link is broken; start from the first page.") from exc
     if not isinstance(ident, int) or isinstance(key, list | dict):
         raise ValueError("That page link is broken; start from the first page.")
     return key, ident
@@ -60,12 +64,23 @@ def keyset_page(query, key_col, id_col, *, descending: bool, after: str | None =
     key_of = key_of or (lambda row: getattr(row, key_col.key))
     pair = tuple_(key_col, id_col)
     backwards = before is not None
+
+    def bound(cursor):
+        # Bind the key with the column's own type (Money stores cents, not the Decimal).
+        key, ident = decode_cursor(cursor)
+        if not isinstance(key, key_col.type.python_type) or isinstance(key, bool):
+            raise ValueError("That page link is broken; start from the first page.")
+        if isinstance(key_col.type, TypeDecorator):
+            try:
+                key_col.type.process_bind_param(key, None)
+            except (TypeError, ValueError):
+                raise ValueError("That page link is broken; start from the first page.") from None
+        return tuple_(literal(key, key_col.type), literal(ident, id_col.type))
+
     if after is not None:
-        key, ident = decode_cursor(after)
-        query = query.where(pair < tuple_(key, ident) if descending else pair > tuple_(key, ident))
+        query = query.where(pair < bound(after) if descending else pair > bound(after))
     elif before is not None:
-        key, ident = decode_cursor(before)
-        query = query.where(pair > tuple_(key, ident) if descending else pair < tuple_(key, ident))
+        query = query.where(pair > bound(before) if descending else pair < bound(before))
     ascending_now = descending == backwards
     order = (key_col.asc(), id_col.asc()) if ascending_now else (key_col.desc(), id_col.desc())
     rows = list(db.session.scalars(query.order_by(*order).limit(per_page + 1)).unique())

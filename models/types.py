@@ -13,6 +13,8 @@ from sqlalchemy import BigInteger
 from sqlalchemy.types import TypeDecorator
 
 CENT = Decimal("0.01")
+# The largest amount anyone may type: a trillion, well inside a BIGINT of cents.
+MAX_AMOUNT = Decimal("1e12")
 
 
 def round_money(value: Decimal | int | str, places: int = 2) -> Decimal:
@@ -34,6 +36,8 @@ def parse_money(text: str, places: int = 2) -> Decimal:
         raise ValueError("Enter a number, like 1250.00.") from None
     if not value.is_finite():
         raise ValueError("Enter a number, like 1250.00.")
+    if abs(value) >= MAX_AMOUNT:
+        raise ValueError("That amount is out of range.")
     if value != value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):
         raise ValueError(f"Use at most {places} decimals.")
     return value.quantize(Decimal(1).scaleb(-places))
@@ -62,11 +66,11 @@ class Money(TypeDecorator):
         if isinstance(value, float):
             raise TypeError("Money never takes a float; pass a Decimal")
         value = Decimal(value)
+        if not value.is_finite() or abs(value) >= self.LIMIT:
+            raise ValueError(f"{value} is out of range for an amount")
         exponent = Decimal(1).scaleb(-self.scale)
         if value != value.quantize(exponent):
             raise ValueError(f"{value} has more than {self.scale} decimals; round it first")
-        if abs(value) >= self.LIMIT:
-            raise ValueError(f"{value} is out of range for an amount")
         return int(value.scaleb(self.scale))
 
     def process_result_value(self, value, dialect):

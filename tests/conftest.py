@@ -35,7 +35,12 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = 1
 
 
-def make_test_app(**overrides):
+_CREATED = []
+
+
+def make_test_app(keep=False, **overrides):
+    """An app on the test database; its connections are closed after the test
+    unless `keep` (the live server's app lives for the whole run)."""
     from app import create_app
 
     config = {
@@ -46,7 +51,23 @@ def make_test_app(**overrides):
         "SERVER_NAME": None,
     }
     config.update(overrides)
-    return create_app(config)
+    app = create_app(config)
+    if not keep:
+        _CREATED.append(app)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _close_app_connections():
+    """Close every test-made app's pooled connections, so none is left to the GC."""
+    yield
+    from models import db
+
+    while _CREATED:
+        app = _CREATED.pop()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -94,11 +115,11 @@ class TandemClient(FlaskClient):
 
     def post(self, *args, csrf=True, **kwargs):
         if csrf:
-            data = kwargs.setdefault("data", {})
+            data = kwargs.get("data", {})
             if isinstance(data, dict) and "csrf_token" not in data:
                 if self.csrf_token is None:
                     self.fetch_csrf()
-                data["csrf_token"] = self.csrf_token
+                kwargs["data"] = {**data, "csrf_token": self.csrf_token}
         return super().post(*args, **kwargs)
 
     def open(self, *args, **kwargs):
@@ -139,9 +160,6 @@ def app(database_url):
         _empty_all_tables(db)
         yield app
         db.session.remove()
-        db.engine.dispose()
-    with app.app_context():
-        db.engine.dispose()
 
 
 @pytest.fixture

@@ -118,6 +118,21 @@ def test_customer_list__unknown_sort_or_filter_is_400(client, login, db, query):
     assert count_rows(db, Customer) == 1
 
 
+@pytest.mark.parametrize("sort", ["name", "newest", "credit_limit", "code"])
+@pytest.mark.parametrize("key", ['"text"', "12", '["d","1e40"]', '["d","x"]', "true", "null"])
+def test_customer_list__forged_cursor_is_400(client, login, db, sort, key):
+    """Is a hand-made page cursor with a key of the wrong kind a 400, never a 500?"""
+    import base64
+
+    login("sales")
+    make_customer()
+    cursor = base64.urlsafe_b64encode(f"[{key},1]".encode()).decode().rstrip("=")
+    response = client.get(f"/accounts/?sort={sort}&after={cursor}")
+    assert response.status_code in (200, 400)
+    if response.status_code == 400:
+        assert "page link is broken" in response.get_data(as_text=True)
+
+
 def test_fragments__vary_on_htmx_headers_and_are_not_cached(client, login, db):
     """Do fragments say Vary: HX-Request, HX-Request-Type and Cache-Control: no-store?"""
     login("sales")

@@ -7,7 +7,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
 from blueprints.forms import MoneyField, NoControlChars, NotNegative, choices
 from models.company import CURRENCIES
@@ -67,7 +67,7 @@ class FinancialForm(FlaskForm):
         "Payment terms", coerce=int,
         choices=choices([(d, "Due on receipt" if d == 0 else f"Net {d} days") for d in PAYMENT_TERMS]))
     credit_limit = MoneyField("Credit limit", validators=[
-        DataRequired("Enter a credit limit (0 for cash only)."), NotNegative()])
+        InputRequired("Enter a credit limit (0 for cash only)."), NotNegative()])
     on_hold = BooleanField("On hold (no new orders)")
     hold_reason = StringField("Reason for the hold", validators=[
         Optional(), Length(max=500), *TEXT])

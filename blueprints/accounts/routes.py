@@ -265,7 +265,7 @@ def _update(customer_id: int, which: str):
 def _saved(customer: Customer, which: str):
     """After a save: the panel back in view mode and the history, or the page itself."""
     if is_partial():
-        return _page(customer, block=[which, "history"])
+        return _page(customer, block=[which, "head", "history"])
     flash("Saved.", "success")
     return redirect_to(url_for("accounts.show", customer_id=customer.id))
 
@@ -348,9 +348,10 @@ def create_contact(customer_id: int):
     customer = _customer_or_404(customer_id)
     form = ContactForm()
     if form.validate_on_submit():
-        contact = Contact(customer=customer)
-        _save_contact(customer, contact, form)
+        contact = Contact(customer_id=customer.id)
         db.session.add(contact)
+        _save_contact(customer, contact, form)
+        customer.contacts.append(contact)
         db.session.commit()
         return _saved(customer, "contacts")
     return _page(customer, editing="contact:new", block="contacts", status=422,

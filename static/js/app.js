@@ -20,15 +20,13 @@
   function closePicker(picker) {
     var list = picker.querySelector(".picker-options");
     if (list) list.innerHTML = "";
-    var input = picker.querySelector("[data-picker-input]");
-    if (input) input.setAttribute("aria-expanded", "false");
   }
 
   // Keyboard: arrow down from the box into the options, Escape closes them.
   document.addEventListener("keydown", function (event) {
     var picker = event.target.closest && event.target.closest("[data-picker]");
     if (!picker) return;
-    var options = Array.prototype.slice.call(picker.querySelectorAll(".picker-options a"));
+    var options = Array.prototype.slice.call(picker.querySelectorAll(".picker-options [data-pick-id]"));
     var index = options.indexOf(document.activeElement);
     if (event.key === "ArrowDown" && options.length) {
       event.preventDefault();
@@ -41,15 +39,6 @@
       closePicker(picker);
       picker.querySelector("[data-picker-input]").focus();
     }
-  });
-
-  // Keep aria-expanded true while options are shown.
-  document.addEventListener("htmx:after:swap", function (event) {
-    var target = event.target;
-    if (!target || !target.classList || !target.classList.contains("picker-options")) return;
-    var picker = target.closest("[data-picker]");
-    var input = picker && picker.querySelector("[data-picker-input]");
-    if (input) input.setAttribute("aria-expanded", target.querySelector("a") ? "true" : "false");
   });
 
   // Close open pickers and the menu when clicking elsewhere.

@@ -27,7 +27,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def live_server(database_url):
     """The app on 127.0.0.1 at a free port, for the whole run."""
-    app = make_test_app()
+    app = make_test_app(keep=True)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -91,4 +91,7 @@ def check_a11y(page) -> None:
 
 def screenshot(page, name: str, viewport: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}-{viewport}.png"), full_page=True)
+    # caret="initial": Playwright otherwise hides the caret with an inline style that
+    # stays on inputs, and our CSP (rightly) blocks copying it during htmx swaps.
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{viewport}.png"), full_page=True,
+                    caret="initial")
