@@ -163,7 +163,7 @@ def test_list__statement_count_does_not_grow_with_rows(client, login, db, app):
 
             engine = app_db.engine
 
-        def count(*args):
+        def count(*args, statements=statements):
             statements.append(1)
 
         event.listen(engine, "before_cursor_execute", count)
