@@ -200,7 +200,11 @@ class FinancialAccount(Versioned, db.Model):
 
     __tablename__ = "customer_accounts"
     __audit__ = True
-    __table_args__ = (CheckConstraint("credit_limit >= 0", name="credit_limit"),)
+    __table_args__ = (
+        CheckConstraint("credit_limit >= 0", name="credit_limit"),
+        # Keyset pages sorted by credit limit walk this index instead of sorting 100k rows.
+        Index("ix_customer_accounts_credit_limit_id", "credit_limit", "customer_id"),
+    )
 
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
@@ -326,8 +330,10 @@ def lookup(q: str, limit: int = 8) -> list[Customer]:
     text = normalize_name(q)
     if not text:
         return []
+    # A range, not LIKE 'x%': it uses the (search_name, id) index on both databases.
     prefix = db.session.scalars(
-        select(Customer).where(Customer.search_name.startswith(text, autoescape=True))
+        select(Customer).where(Customer.search_name >= text,
+                               Customer.search_name < text + "\uffff")
         .order_by(Customer.search_name, Customer.id).limit(limit)
     ).unique().all()
     if len(prefix) >= limit:
