@@ -22,29 +22,40 @@ def _clients(app, n):
     return clients
 
 
-def test_parallel_creates__all_land_without_lock_errors(app, db, users):
-    """Do 8 users creating 5 customers each at the same moment all succeed?"""
-    clients = _clients(app, WORKERS)
-    barrier = threading.Barrier(WORKERS)
-    statuses, errors = [], []
+def _together(clients, work):
+    """Run work(index, client) in one thread per client, released at the same moment.
 
-    def work(index, client):
+    Returns the exceptions the threads raised (none expected)."""
+    barrier = threading.Barrier(len(clients))
+    errors = []
+
+    def run(index, client):
         try:
             barrier.wait()
-            for n in range(SAVES_EACH):
-                response = client.post("/accounts/new", data={
-                    "name": f"Parallel {index}-{n}", "kind": "company", "lifecycle": "lead",
-                    "owner_id": "", "confirm_duplicates": "yes"})
-                statuses.append(response.status_code)
-        except Exception as exc:  # collected and asserted below
+            work(index, client)
+        except Exception as exc:  # collected and asserted by the caller
             errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(i, c)) for i, c in enumerate(clients)]
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=120)
-    assert errors == []
+    return errors
+
+
+def test_parallel_creates__all_land_without_lock_errors(app, db, users):
+    """Do 8 users creating 5 customers each at the same moment all succeed?"""
+    statuses = []
+
+    def work(index, client):
+        for n in range(SAVES_EACH):
+            response = client.post("/accounts/new", data={
+                "name": f"Parallel {index}-{n}", "kind": "company", "lifecycle": "lead",
+                "owner_id": "", "confirm_duplicates": "yes"})
+            statuses.append(response.status_code)
+
+    assert _together(_clients(app, WORKERS), work) == []
     assert statuses == [302] * (WORKERS * SAVES_EACH)
     total = db.session.scalar(select(func.count()).select_from(Customer))
     assert total == WORKERS * SAVES_EACH
@@ -58,24 +69,13 @@ def test_parallel_edits_of_one_panel__exactly_one_wins(app, db, users):
     customer = make_customer()
     loaded = form_of(customer, "relationship")
     url = f"/accounts/{customer.id}/relationship"
-    clients = _clients(app, WORKERS)
-    barrier = threading.Barrier(WORKERS)
-    statuses, errors = [], []
+    statuses = []
 
     def work(index, client):
-        try:
-            barrier.wait()
-            response = client.post(url, data=loaded | {"notes": f"writer {index}"})
-            statuses.append(response.status_code)
-        except Exception as exc:  # collected and asserted below
-            errors.append(exc)
+        response = client.post(url, data=loaded | {"notes": f"writer {index}"})
+        statuses.append(response.status_code)
 
-    threads = [threading.Thread(target=work, args=(i, c)) for i, c in enumerate(clients)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert errors == []
+    assert _together(_clients(app, WORKERS), work) == []
     assert sorted(statuses) == [302] + [409] * (WORKERS - 1)
     db.session.expire_all()
     facet = db.session.get(Customer, customer.id).relationship_facet

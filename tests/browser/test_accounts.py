@@ -6,29 +6,12 @@ Every test runs at desk and phone width; every page or state it reaches is check
 
 import re
 from decimal import Decimal
-from pathlib import Path
 
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.browser.conftest import check_a11y, sign_in_as
-from tests.browser.conftest import screenshot as _save_screenshot
+from tests.browser.conftest import SCREENSHOTS, check_a11y, screenshot, sign_in_as
 from tests.helpers import make_customer, snapshot
-
-DOCS = Path(__file__).resolve().parents[2] / "docs"
-
-
-def screenshot(page, name: str, viewport: str) -> None:
-    """The shared screenshot helper, minus the empty style="" Playwright leaves behind.
-
-    To hide the text caret Playwright sets and then clears an inline caret colour, which
-    leaves `style=""` on inputs. htmx copies the attributes of same-id elements while
-    settling a swap, and setting that attribute trips our CSP (style-src 'self') -- a
-    violation the app itself never causes. Removing the leftovers keeps the page as served.
-    """
-    _save_screenshot(page, name, viewport)
-    page.evaluate("""document.querySelectorAll('[style=""]')
-                     .forEach((el) => el.removeAttribute('style'))""")
 
 
 def _fresh(db):
@@ -102,6 +85,12 @@ def test_customer_search__narrows_live(page, viewport, users):
     check_a11y(page)
 
 
+def _fill_new_customer(page, **fields):
+    """Type into the new-customer form, field id -> value."""
+    for field_id, value in fields.items():
+        page.fill(f"#{field_id}", value)
+
+
 # --- 2. Creating a customer ------------------------------------------------------------------
 
 
@@ -114,13 +103,9 @@ def test_create_customer__lands_on_its_page(page, viewport, users, db):
     expect(page.locator("h1")).to_have_text("New customer")
     check_a11y(page)
 
-    page.fill("#name", "Northwind Traders")
-    page.fill("#email", "orders@northwind.example.org")
-    page.fill("#phone", "+44 117 496 0000")
-    page.fill("#street", "1 Harbour Road")
-    page.fill("#postal_code", "BS1 4RN")
-    page.fill("#city", "Bristol")
-    page.fill("#country", "United Kingdom")
+    _fill_new_customer(page, name="Northwind Traders", email="orders@northwind.example.org",
+                       phone="+44 117 496 0000", street="1 Harbour Road", postal_code="BS1 4RN",
+                       city="Bristol", country="United Kingdom")
     page.select_option("#lifecycle", "prospect")
     page.fill("#source", "Trade fair")
     expect(page.locator("#duplicate-check")).not_to_contain_text("may be a customer")
@@ -477,14 +462,10 @@ def test_readme_screenshot__customer_page(page, viewport, users):
 
     sign_in_as(page, "sales")
     page.goto("/accounts/new")
-    page.fill("#name", "Harbourside Coffee Roasters")
-    page.fill("#email", "hello@harbourside.example.org")
-    page.fill("#phone", "+44 117 496 0123")
-    page.fill("#street", "12 Wapping Wharf")
-    page.fill("#postal_code", "BS1 4RH")
-    page.fill("#city", "Bristol")
-    page.fill("#country", "United Kingdom")
-    page.fill("#source", "Trade fair 2024")
+    _fill_new_customer(page, name="Harbourside Coffee Roasters",
+                       email="hello@harbourside.example.org", phone="+44 117 496 0123",
+                       street="12 Wapping Wharf", postal_code="BS1 4RH", city="Bristol",
+                       country="United Kingdom", source="Trade fair 2024")
     page.get_by_role("button", name="Create customer").click()
     expect(page.locator("h1")).to_have_text("Harbourside Coffee Roasters")
     customer_url = page.url
@@ -518,8 +499,6 @@ def test_readme_screenshot__customer_page(page, viewport, users):
     expect(history.first).to_contain_text("finance@example.test changed the financial account")
     expect(history.nth(1)).to_contain_text("sales@example.test changed the relationship")
     check_a11y(page)
-    DOCS.mkdir(exist_ok=True)
-    target = DOCS / "screenshot-customer.png"
-    page.screenshot(path=str(target), full_page=True)
+    # Saved with the other screenshots (git-ignored); copy it to docs/ to refresh the README.
     screenshot(page, "readme-customer", viewport)
-    assert target.stat().st_size > 10_000
+    assert (SCREENSHOTS / f"readme-customer-{viewport}.png").stat().st_size > 10_000
