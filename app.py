@@ -125,11 +125,13 @@ def create_app(config: dict | None = None) -> Flask:
     from blueprints.admin import bp as admin_bp
     from blueprints.auth import bp as auth_bp
     from blueprints.dashboard import bp as dashboard_bp
+    from blueprints.pipeline import bp as pipeline_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(dashboard_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(pipeline_bp)
 
     import cli
 

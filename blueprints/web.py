@@ -177,6 +177,16 @@ def init_app(app) -> None:
     app.jinja_env.globals.update(can=can, ALL_ROLES=ALL_ROLES)
 
     @app.context_processor
+    def inject_nav():
+        # Menu entries appear once their view exists and the signed-in role may use it.
+        allowed = set()
+        if current_user.is_authenticated:
+            for endpoint, view in app.view_functions.items():
+                if current_user.role in (getattr(view, "roles", None) or ()):
+                    allowed.add(endpoint)
+        return {"nav_endpoints": allowed}
+
+    @app.context_processor
     def inject_company():
         from models.company import CompanySettings
 

@@ -24,8 +24,11 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 
+from models.activities import Activity  # noqa: E402
 from models.audit import AuditEntry  # noqa: E402
+from models.cases import CaseComment, CreditRequest, SupportCase  # noqa: E402
 from models.company import CompanySettings  # noqa: E402
+from models.contracts import Contract  # noqa: E402
 from models.customers import (  # noqa: E402
     Contact,
     Customer,
@@ -33,6 +36,7 @@ from models.customers import (  # noqa: E402
     Relationship,
 )
 from models.errors import Conflict, DomainError, NotAllowed  # noqa: E402
+from models.pipeline import Campaign, Deal, Stage, StageChange  # noqa: E402
 from models.types import Money  # noqa: E402
 from models.users import ROLES, LoginAttempt, User, UserSession  # noqa: E402
 
@@ -53,4 +57,13 @@ __all__ = [
     "Relationship",
     "FinancialAccount",
     "Contact",
+    "Contract",
+    "Campaign",
+    "Deal",
+    "Stage",
+    "StageChange",
+    "Activity",
+    "SupportCase",
+    "CaseComment",
+    "CreditRequest",
 ]

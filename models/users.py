@@ -85,6 +85,8 @@ class User(UserMixin, db.Model):
     is_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The secret in this user's calendar feed URL; None until they ask for a feed.
+    calendar_token: Mapped[str | None] = mapped_column(String(64), unique=True)
 
     # Set by the session loader: which session this request belongs to.
     _session_token: ClassVar[str | None] = None

@@ -1,0 +1,1 @@
+from blueprints.pipeline import bp  # noqa: F401
