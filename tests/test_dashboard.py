@@ -39,3 +39,36 @@ def test_dashboard__admin_sees_team_and_latest_changes(client, login, db):
     body = client.get("/").get_data(as_text=True)
     assert "Team" in body and "Sales: 1" in body
     assert "Latest changes" in body and "Audited Co" in body
+
+
+def test_dashboard__sales_sees_open_deals_forecast_and_followups(client, login, db, users):
+    """Does a rep see their own open deals, a weighted forecast by month, and what is due?"""
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from models import Activity, Stage
+    from models.pipeline import create_deal, ensure_stages
+    from models.users import utcnow
+
+    me = login("sales")
+    ensure_stages()
+    stages = {s.name: s for s in db.session.scalars(db.select(Stage))}
+    customer = make_customer(name="Forecast Co")
+    create_deal(customer=customer, title="Mine A", owner=me, stage=stages["Proposal"],
+                amount=Decimal("1000.00"), expected_close=date(2027, 1, 15))
+    create_deal(customer=customer, title="Mine B", owner=me, stage=stages["Qualified"],
+                amount=Decimal("333.33"), expected_close=date(2027, 1, 20))
+    create_deal(customer=customer, title="Someone else's", owner=users["admin"],
+                stage=stages["Proposal"], amount=Decimal("5000.00"))
+    create_deal(customer=customer, title="Closed", owner=me, stage=stages["Won"],
+                amount=Decimal("99.00"))
+    db.session.add(Activity(kind="task", subject="Ring them back", customer_id=customer.id,
+                            assignee_id=me.id, due_at=utcnow() - timedelta(hours=1)))
+    db.session.commit()
+    body = client.get("/").get_data(as_text=True)
+    assert "My open deals" in body and "(2)" in body
+    assert "Mine A" in body and "Mine B" in body
+    assert "Someone else" not in body and ">Closed<" not in body
+    # 1000.00 x 50% + 333.33 x 25% = 500.00 + 83.33 (83.3325 rounded half-up per deal)
+    assert "<td>2027-01</td><td class=\"num\">583.33</td>" in body
+    assert "Ring them back" in body

@@ -23,7 +23,11 @@ from models.customers import (
     lookup,
     sort_key_of,
 )
+from models.activities import last_contacted, timeline
+from models.cases import SupportCase
+from models.contracts import Contract
 from models.errors import DomainError
+from models.pipeline import deals_for_customer
 from models.paging import keyset_page
 
 # Who edits what (the design's ownership of the two facets).
@@ -90,7 +94,8 @@ def index():
     except ValueError as error:
         abort(400, str(error))
     return render("accounts/index.html", block="results", page=page, filters=filters,
-                  owners=_owner_choices(), lifecycles=LIFECYCLES, sorts=SORTS)
+                  owners=_owner_choices(), lifecycles=LIFECYCLES, sorts=SORTS,
+                  contacted=last_contacted(c.id for c in page.items))
 
 
 @bp.route("/lookup")
@@ -151,7 +156,17 @@ def _page(customer: Customer, *, editing: str | None = None, status: int = 200,
            "financial": can(*EDIT_FINANCIAL), "contacts": can(*EDIT_CONTACTS)}
     return render("accounts/show.html", block=block, customer=customer, editing=editing,
                   history=history, user_names=users, conflict=conflict, oob=is_partial(),
-                  may=may, status=status, **forms)
+                  may=may, status=status,
+                  last_contact=last_contacted([customer.id]).get(customer.id),
+                  customer_deals=deals_for_customer(customer.id),
+                  customer_cases=db.session.scalars(
+                      select(SupportCase).where(SupportCase.customer_id == customer.id)
+                      .order_by(SupportCase.id.desc()).limit(20)).unique().all(),
+                  customer_contracts=db.session.scalars(
+                      select(Contract).where(Contract.customer_id == customer.id)
+                      .order_by(Contract.ends_on.desc())).unique().all(),
+                  timeline_activities=timeline(customer_id=customer.id),
+                  timeline_customer=customer, timeline_deal=None, **forms)
 
 
 @bp.route("/<int:customer_id>")

@@ -1,10 +1,24 @@
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
+
 from flask import jsonify
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from blueprints.dashboard import bp
 from blueprints.web import ALL_ROLES, public, render, roles
-from models import AuditEntry, Customer, FinancialAccount, Relationship, User, db
+from models import (
+    Activity,
+    AuditEntry,
+    Customer,
+    Deal,
+    FinancialAccount,
+    Relationship,
+    Stage,
+    User,
+    db,
+)
+from models.users import utcnow
 from models.customers import LIFECYCLES
 
 
@@ -37,9 +51,42 @@ def index():
         users = db.session.execute(
             select(User.role, func.count()).where(User.is_enabled.is_(True))
             .group_by(User.role)).all()
+    deals, forecast, due = [], [], []
+    if current_user.role in ("sales", "admin"):
+        deals = _open_deals(current_user.id if mine else None)
+        forecast = _forecast(deals)
+        due = _followups_due(current_user.id)
     return render("dashboard/index.html", mine=mine, by_lifecycle=by_lifecycle,
                   on_hold=on_hold, recent_customers=recent_customers,
-                  recent_changes=recent_changes, users=users)
+                  recent_changes=recent_changes, users=users, deals=deals[:10],
+                  open_deal_count=len(deals), forecast=forecast, due=due)
+
+
+def _open_deals(owner_id: int | None) -> list[Deal]:
+    query = (select(Deal).join(Stage, Stage.id == Deal.stage_id)
+             .where(Stage.outcome == "open")
+             .order_by(Deal.expected_close.is_(None), Deal.expected_close, Deal.id))
+    if owner_id is not None:
+        query = query.where(Deal.owner_id == owner_id)
+    return list(db.session.scalars(query.limit(500)).unique())
+
+
+def _forecast(deals: list[Deal]) -> list[tuple[str, Decimal]]:
+    """Weighted value of open deals by expected close month (per-deal half-up rounding)."""
+    months: dict[str, Decimal] = {}
+    for deal in deals:
+        key = deal.expected_close.strftime("%Y-%m") if deal.expected_close else "No date"
+        months[key] = months.get(key, Decimal("0.00")) + deal.weighted_amount
+    return sorted(months.items(), key=lambda item: (item[0] == "No date", item[0]))[:6]
+
+
+def _followups_due(user_id: int) -> list[Activity]:
+    """My open activities due by the end of today (UTC), oldest first."""
+    end_of_today = datetime.combine(utcnow().date() + timedelta(days=1), time.min, UTC)
+    return list(db.session.scalars(
+        select(Activity).where(Activity.assignee_id == user_id, Activity.done.is_(False),
+                               Activity.due_at.is_not(None), Activity.due_at < end_of_today)
+        .order_by(Activity.due_at).limit(10)).unique())
 
 
 @bp.route("/healthz")

@@ -173,3 +173,30 @@ def test_list__statement_count_does_not_grow_with_rows(client, login, db, app):
             event.remove(engine, "before_cursor_execute", count)
         counts[n] = len(statements)
     assert counts[5] == counts[25]
+
+
+def test_list__shows_last_contacted_from_activities(client, login, db, users):
+    """Does the list show when we last called, emailed or met each customer (not tasks)?"""
+    from datetime import UTC, datetime
+
+    from models import Activity
+
+    login("sales")
+    called = make_customer(name="Called Co")
+    tasked = make_customer(name="Tasked Co")
+    db.session.add_all([
+        Activity(kind="call", subject="Call", customer_id=called.id, done=True,
+                 done_at=datetime(2026, 3, 4, 10, 0, tzinfo=UTC)),
+        Activity(kind="call", subject="Older call", customer_id=called.id, done=True,
+                 done_at=datetime(2026, 1, 2, 10, 0, tzinfo=UTC)),
+        Activity(kind="task", subject="Todo", customer_id=tasked.id, done=True,
+                 done_at=datetime(2026, 5, 6, 10, 0, tzinfo=UTC)),
+    ])
+    db.session.commit()
+    body = client.get("/accounts/").get_data(as_text=True)
+    rows = dict(re.findall(r'>([A-Za-z ]+ Co)</a>.*?data-label="Last contact">(.*?)</td>', body,
+                           re.S))
+    assert "2026-03-04" in rows["Called Co"]
+    assert "Not yet" in rows["Tasked Co"]
+    page = client.get(f"/accounts/{called.id}").get_data(as_text=True)
+    assert "2026-03-04" in page.split("Last contact")[1][:200]
