@@ -23,6 +23,7 @@ DEMO_USERS = [
 def init_app(app) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(demo_command)
+    app.cli.add_command(renewals_command)
 
 
 @click.command("create-user")
@@ -93,12 +94,14 @@ def demo_command() -> None:
                                  "quoting the invoice number.")
         db.session.add(company)
         db.session.flush()
+        customers = {}
         for (name, kind, email, phone, city, country, lifecycle, owner, limit, hold,
              contacts) in DEMO_CUSTOMERS:
             customer = create_customer(name=name, kind=kind, email=email, phone=phone,
                                        city=city, country=country, lifecycle=lifecycle,
                                        owner=users.get(owner) if owner else None,
                                        source="Trade fair" if lifecycle != "lead" else "Website")
+            customers[name] = customer
             customer.account.credit_limit = Decimal(limit)
             customer.account.on_hold = hold
             if hold:
@@ -106,6 +109,10 @@ def demo_command() -> None:
             for index, (contact_name, title, contact_email) in enumerate(contacts):
                 db.session.add(Contact(customer=customer, name=contact_name, job_title=title,
                                        email=contact_email, is_primary=index == 0))
+        db.session.flush()
+        from demo import load_demo_pipeline
+
+        load_demo_pipeline(users, customers)
         db.session.commit()
         click.echo("Demo data loaded.")
     else:
@@ -114,3 +121,29 @@ def demo_command() -> None:
     for email, role, _ in DEMO_USERS:
         click.echo(f"  {email:<24} {role}")
     current_app.logger.debug("demo done")
+
+
+@click.command("renewals")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The day to open renewals for, YYYY-MM-DD (default: today).")
+def renewals_command(today) -> None:
+    """Open the renewal deals of contracts whose notice period has begun (once each)."""
+    from datetime import date
+
+    from models.contracts import open_renewals
+
+    day = today.date() if today else date.today()
+    try:
+        opened = open_renewals(day)
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from None
+    db.session.commit()
+    if not opened:
+        click.echo(f"No renewal is due on {day.isoformat()}.")
+        return
+    click.echo(f"Opened {len(opened)} renewal deal{'s' if len(opened) != 1 else ''}:")
+    for deal in opened:
+        owner = deal.owner.name if deal.owner else "unassigned"
+        click.echo(f"  #{deal.id} {deal.title} · {deal.customer.name} · {deal.currency} "
+                   f"{deal.amount:,.2f} · closes {deal.expected_close.isoformat()} · {owner}")

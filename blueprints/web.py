@@ -27,6 +27,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from jinja2_fragments.flask import render_block, render_blocks
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from models import ROLES, db
 from models.errors import DomainError
@@ -172,8 +173,17 @@ def error_page(status: int, message: str) -> Response:
     return response
 
 
+class BoundedInt(IntegerConverter):
+    """<int:...> that only matches ids a database integer column can hold: a larger
+    number typed into the address bar is a 404, not an out-of-range error (500)."""
+
+    def __init__(self, map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+
 def init_app(app) -> None:
     """Wire the shared behaviour into the app."""
+    app.url_map.converters["int"] = BoundedInt
     app.jinja_env.globals.update(can=can, ALL_ROLES=ALL_ROLES)
 
     @app.context_processor

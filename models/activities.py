@@ -4,7 +4,9 @@ A customer's "last contacted" is derived from these (calls, emails and meetings 
 happened), never typed in.
 """
 
-from datetime import datetime
+import hmac
+import secrets
+from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import (
     Boolean,
@@ -21,7 +23,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models import db
 from models.customers import Contact, Customer
-from models.users import User, utcnow
+from models.errors import DomainError, NotAllowed
+from models.users import User, as_utc, utcnow
 from models.versioned import Versioned
 
 KINDS = ("call", "email", "meeting", "note", "task")
@@ -106,3 +109,170 @@ def timeline(*, customer_id: int | None = None, deal_id: int | None = None,
         query = query.where(Activity.customer_id == customer_id)
     return list(db.session.scalars(
         query.order_by(Activity.created_at.desc(), Activity.id.desc()).limit(limit)).unique())
+
+
+# --- Rules: logging, ticking off, follow-up lists, the calendar feed ------------------------
+
+# A call, email, meeting or note is usually logged after it happened; a task is to do.
+DONE_BY_DEFAULT = {"call": True, "email": True, "meeting": True, "note": True, "task": False}
+KIND_LABELS = {"call": "Call", "email": "Email", "meeting": "Meeting", "note": "Note",
+               "task": "Task"}
+# Kinds that go into the calendar feed, and how long each one blocks.
+CALENDAR_KINDS = {"task": timedelta(minutes=30), "meeting": timedelta(hours=1)}
+MAX_SUBJECT = 200
+MAX_BODY = 10_000
+FOLLOWUP_GROUP_LIMIT = 200
+DONE_RECENTLY = timedelta(days=7)
+
+
+def default_subject(kind: str, customer: Customer) -> str:
+    """What a new activity is called before the user types anything ("Call with Pat")."""
+    primary = next((c for c in customer.contacts if c.is_primary), None)
+    who = primary.name if primary else customer.name
+    text = {"call": "Call with {}", "email": "Email to {}", "meeting": "Meeting with {}",
+            "note": "Note on {}", "task": "Follow up with {}"}[kind].format(who)
+    return text[:MAX_SUBJECT]
+
+
+def log_activity(*, kind: str, subject: str, customer: Customer, by: User | None,
+                 body: str = "", deal=None, contact: Contact | None = None,
+                 when: datetime | None = None, assignee: User | None = None,
+                 done: bool | None = None) -> Activity:
+    """Record a call, email, meeting, note or task on a customer (and maybe one of its deals).
+
+    `when` is the due time of something to do, or when a done thing happened (now when
+    None). `done` None takes the kind's default (DONE_BY_DEFAULT).
+    """
+    if kind not in KINDS:
+        raise DomainError("Choose a call, email, meeting, note or task.", field="kind")
+    subject = (subject or "").strip()
+    if not subject:
+        raise DomainError("Enter a subject.", field="subject")
+    if len(subject) > MAX_SUBJECT:
+        raise DomainError(f"Use at most {MAX_SUBJECT} characters.", field="subject")
+    body = (body or "").strip()
+    if len(body) > MAX_BODY:
+        raise DomainError(f"Use at most {MAX_BODY:,} characters.", field="body")
+    if contact is not None and contact.customer_id != customer.id:
+        raise DomainError(f"Choose a contact at {customer.name}.", field="contact_id")
+    if deal is not None and deal.customer_id != customer.id:
+        raise DomainError(f"Choose a deal of {customer.name}.", field="deal_id")
+    done = DONE_BY_DEFAULT[kind] if done is None else bool(done)
+    now = utcnow()
+    when = as_utc(when)
+    if done and when is not None and when > now + timedelta(minutes=5):
+        raise DomainError("Something already done cannot be in the future: untick Done to "
+                          "plan it, or pick an earlier time.", field="due_date")
+    activity = Activity(
+        kind=kind, subject=subject, body=body, customer_id=customer.id,
+        deal_id=deal.id if deal is not None else None,
+        contact_id=contact.id if contact is not None else None,
+        assignee_id=assignee.id if assignee is not None else None,
+        # Done: `when` is when it happened. To do: when it is due.
+        due_at=None if done else when, done=done, done_at=(when or now) if done else None,
+        created_by_id=by.id if by is not None else None, created_at=now)
+    db.session.add(activity)
+    db.session.flush()
+    return activity
+
+
+def may_change_activity(user: User, activity: Activity) -> bool:
+    """Admins change any activity, and anyone their own; one assigned to somebody else is
+    theirs (or an admin's) to tick off; an unassigned one is any sales rep's."""
+    if user.role == "admin" or activity.assignee_id == user.id:
+        return True
+    if activity.assignee_id is not None:
+        return False
+    return user.role == "sales" or activity.created_by_id == user.id
+
+
+def set_done(activity: Activity, done: bool, *, by: User) -> Activity:
+    """Tick an activity off (or reopen it). Setting the state it already has changes
+    nothing, so a double click or a stale page cannot undo someone's tick."""
+    if not may_change_activity(by, activity):
+        raise NotAllowed("Only the person it is assigned to, or an admin, may change this.")
+    if activity.done == done:
+        return activity
+    activity.done = done
+    activity.done_at = utcnow() if done else None
+    return activity
+
+
+def _day_start(now: datetime) -> datetime:
+    now = as_utc(now)
+    return datetime.combine(now.date(), time(0), tzinfo=UTC)
+
+
+def followups(user: User, now: datetime | None = None) -> dict[str, list[Activity]]:
+    """The user's open follow-ups by their UTC date: overdue, today, upcoming, undated
+    (open tasks without a due date), and what they ticked off in the last seven days."""
+    now = as_utc(now or utcnow())
+    today = _day_start(now)
+    tomorrow = today + timedelta(days=1)
+    mine_open = select(Activity).where(Activity.assignee_id == user.id,
+                                       Activity.done.is_(False))
+
+    def rows(query):
+        return list(db.session.scalars(query.limit(FOLLOWUP_GROUP_LIMIT)).unique())
+
+    dated = mine_open.where(Activity.due_at.is_not(None)).order_by(Activity.due_at, Activity.id)
+    return {
+        "overdue": rows(dated.where(Activity.due_at < today)),
+        "today": rows(dated.where(Activity.due_at >= today, Activity.due_at < tomorrow)),
+        "upcoming": rows(dated.where(Activity.due_at >= tomorrow)),
+        "undated": rows(mine_open.where(Activity.due_at.is_(None), Activity.kind == "task")
+                        .order_by(Activity.created_at, Activity.id)),
+        "done": rows(select(Activity).where(
+            Activity.assignee_id == user.id, Activity.done.is_(True),
+            Activity.due_at.is_not(None) | (Activity.kind == "task"),
+            Activity.done_at >= now - DONE_RECENTLY)
+            .order_by(Activity.done_at.desc(), Activity.id.desc())),
+    }
+
+
+def followup_state(activity: Activity, now: datetime | None = None) -> str:
+    """"done", "overdue", "today", "upcoming" or "undated", by the UTC date."""
+    if activity.done:
+        return "done"
+    if activity.due_at is None:
+        return "undated"
+    today = _day_start(now or utcnow())
+    due = as_utc(activity.due_at)
+    if due < today:
+        return "overdue"
+    return "today" if due < today + timedelta(days=1) else "upcoming"
+
+
+def calendar_activities(user: User) -> list[Activity]:
+    """What the user's calendar feed shows: their open tasks and meetings that have a time."""
+    return list(db.session.scalars(
+        select(Activity)
+        .where(Activity.assignee_id == user.id, Activity.done.is_(False),
+               Activity.due_at.is_not(None), Activity.kind.in_(tuple(CALENDAR_KINDS)))
+        .order_by(Activity.due_at, Activity.id)
+        .limit(2000)).unique())
+
+
+def new_calendar_token(user: User) -> str:
+    """Give the user a new secret feed address; the old one stops working at once."""
+    user.calendar_token = secrets.token_urlsafe(32)
+    return user.calendar_token
+
+
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def user_by_calendar_token(token: str | None) -> User | None:
+    """The enabled user whose feed this secret token opens, or None.
+
+    The token is the only credential a calendar app has, so it is checked in constant
+    time after the lookup; malformed tokens never reach the database.
+    """
+    if not token or len(token) > 64 or len(token) < 32 or not set(token) <= _TOKEN_CHARS:
+        return None
+    user = db.session.scalar(select(User).where(User.calendar_token == token))
+    if user is None or not user.is_enabled or not user.calendar_token:
+        return None
+    if not hmac.compare_digest(user.calendar_token.encode(), token.encode()):
+        return None
+    return user

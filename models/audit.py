@@ -68,7 +68,9 @@ class AuditEntry(db.Model):
 def _plain(value):
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="minutes")
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bytes):
         return f"({len(value)} bytes)"

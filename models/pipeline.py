@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
@@ -17,7 +18,9 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    func,
     select,
+    type_coerce,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -210,6 +213,15 @@ class StageChange(db.Model):
     by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
+def deals_for_customer(customer_id: int) -> list[Deal]:
+    """A customer's deals: open ones first, then by expected close, newest last."""
+    return list(db.session.scalars(
+        select(Deal).join(Stage, Stage.id == Deal.stage_id)
+        .where(Deal.customer_id == customer_id)
+        .order_by((Stage.outcome != "open"), Deal.expected_close, Deal.id)
+    ).unique())
+
+
 # --- Rules -------------------------------------------------------------------------------
 
 def may_change_deal(user: User, deal: Deal) -> bool:
@@ -228,6 +240,10 @@ def create_deal(*, customer: Customer, title: str, owner: User | None, stage: St
         raise DomainError("Enter a title.", field="title")
     if amount is None or amount < 0:
         raise DomainError("Enter an amount of zero or more.", field="amount")
+    check_probability(probability_override)
+    if stage.outcome == "lost":
+        raise DomainError("A new deal cannot start as lost; create it, then move it to "
+                          f"{stage.name} with the reason.", field="stage_id")
     now = utcnow()
     deal = Deal(customer=customer, title=title.strip(), owner=owner, stage=stage,
                 amount=amount, currency=customer.account.currency,
@@ -251,6 +267,11 @@ def move_deal(deal: Deal, stage: Stage, *, by: User, version: int | str | None,
     if not may_change_deal(by, deal):
         raise NotAllowed("Only the deal's owner or an admin may move it.")
     deal.check_version(version)
+    return _apply_move(deal, stage, by=by, lost_reason=lost_reason)
+
+
+def _apply_move(deal: Deal, stage: Stage, *, by: User, lost_reason: str | None) -> Deal:
+    """The move itself, once who and which version are checked."""
     if stage.id == deal.stage_id:
         return deal
     reason = (lost_reason or "").strip()
@@ -279,3 +300,210 @@ def _follow_up(deal: Deal, stage: Stage, now: datetime) -> None:
         kind="task", subject=f"Follow up: {deal.title}"[:200], body=f"Entered {stage.name}.",
         due_at=now + timedelta(days=stage.followup_days), assignee_id=deal.owner_id,
         customer_id=deal.customer_id, deal_id=deal.id, created_at=now))
+
+
+# --- The board and deal edits ------------------------------------------------------------
+
+MAX_STAGE_POSITION = 1000
+
+
+def check_probability(value: int | None, field: str = "probability_override") -> None:
+    """A win probability is a whole number from 0 to 100 (None: not given)."""
+    if value is not None and not 0 <= value <= 100:
+        raise DomainError("Enter a probability from 0 to 100.", field=field)
+
+
+def deal_filter_clauses(*, owner_id: int | None = None, unowned: bool = False,
+                        close_month: date | None = None, campaign_id: int | None = None,
+                        source: str = "") -> list:
+    """WHERE clauses for the board's filters (the values are already validated).
+
+    close_month: any day of the month whose expected closes are wanted.
+    source: matched case-insensitively inside the deal's source text.
+    """
+    clauses = []
+    if unowned:
+        clauses.append(Deal.owner_id.is_(None))
+    elif owner_id is not None:
+        clauses.append(Deal.owner_id == owner_id)
+    if close_month is not None:
+        first = close_month.replace(day=1)
+        following = (first + timedelta(days=32)).replace(day=1)
+        clauses.append(Deal.expected_close >= first)
+        clauses.append(Deal.expected_close < following)
+    if campaign_id is not None:
+        clauses.append(Deal.campaign_id == campaign_id)
+    if source:
+        clauses.append(func.lower(Deal.source).contains(source.lower(), autoescape=True))
+    return clauses
+
+
+class ColumnTotal:
+    """One board column's figures: deal count and, per currency, amount and weighted sum."""
+
+    def __init__(self):
+        self.count = 0
+        self.totals: list[tuple[str, Decimal, Decimal]] = []
+
+    def __repr__(self) -> str:
+        return f"<ColumnTotal {self.count} {self.totals}>"
+
+
+def _cents(value) -> Decimal:
+    return (Decimal(int(value or 0)) / 100).quantize(Decimal("0.01"))
+
+
+def board_totals(clauses) -> dict[int, ColumnTotal]:
+    """{stage id: ColumnTotal} for the deals matching `clauses`, summed in SQL.
+
+    The weighted sum adds each deal's weighted amount rounded half-up to the cent, as
+    `Deal.weighted_amount` does: amounts are stored in cents and never negative, so
+    (cents x probability + 50) div 100 is that rounding in integer arithmetic.
+    """
+    cents = type_coerce(Deal.amount, BigInteger)
+    probability = func.coalesce(Deal.probability_override, Stage.probability)
+    weighted = func.sum((cents * probability + 50) // 100)
+    rows = db.session.execute(
+        select(Deal.stage_id, Deal.currency, func.count(Deal.id), func.sum(cents), weighted)
+        .join(Stage, Stage.id == Deal.stage_id)
+        .where(*clauses)
+        .group_by(Deal.stage_id, Deal.currency)
+        .order_by(Deal.stage_id, Deal.currency)
+    ).all()
+    result: dict[int, ColumnTotal] = {}
+    for stage_id, currency, count, amount, weighted_sum in rows:
+        column = result.setdefault(stage_id, ColumnTotal())
+        column.count += count
+        column.totals.append((currency, _cents(amount), _cents(weighted_sum)))
+    return result
+
+
+def board_deals(clauses, stage_ids) -> dict[int, list[Deal]]:
+    """{stage id: deals} for the board's open columns, soonest expected close first."""
+    columns: dict[int, list[Deal]] = {stage_id: [] for stage_id in stage_ids}
+    if not columns:
+        return columns
+    deals = db.session.scalars(
+        select(Deal).where(Deal.stage_id.in_(list(columns)), *clauses)
+        .order_by(Deal.expected_close.is_(None), Deal.expected_close, Deal.id)
+    ).unique().all()
+    for deal in deals:
+        columns[deal.stage_id].append(deal)
+    return columns
+
+
+def update_deal(deal: Deal, *, by: User, version: int | str | None, customer: Customer,
+                title: str, owner: User | None, stage: Stage, amount: Decimal,
+                expected_close: date | None = None, probability_override: int | None = None,
+                campaign: Campaign | None = None, source: str = "",
+                lost_reason: str | None = None) -> Deal:
+    """Save an edited deal: only by who may change it, version-checked; a new stage is a
+    move (recorded, lost reason required), a new customer brings its account currency."""
+    if not may_change_deal(by, deal):
+        raise NotAllowed("Only the deal's owner or an admin may change it.")
+    deal.check_version(version)
+    if not (title or "").strip():
+        raise DomainError("Enter a title.", field="title")
+    if amount is None or amount < 0:
+        raise DomainError("Enter an amount of zero or more.", field="amount")
+    check_probability(probability_override)
+    deal.customer, deal.customer_id = customer, customer.id
+    deal.currency = customer.account.currency
+    deal.title = title.strip()
+    deal.owner, deal.owner_id = owner, (owner.id if owner else None)
+    deal.amount = amount
+    deal.expected_close = expected_close
+    deal.probability_override = probability_override
+    deal.campaign = campaign
+    deal.source = (source or "").strip()
+    if stage.id != deal.stage_id:
+        _apply_move(deal, stage, by=by, lost_reason=lost_reason)
+    elif stage.outcome == "lost" and lost_reason is not None:
+        reason = lost_reason.strip()
+        if not reason:
+            raise DomainError("Say why the deal was lost.", field="lost_reason")
+        if len(reason) > 500:
+            raise DomainError("Use at most 500 characters.", field="lost_reason")
+        deal.lost_reason = reason
+    return deal
+
+
+# --- Stage administration ------------------------------------------------------------------
+
+def _check_stage_fields(name: str, position: int, probability: int,
+                        followup_days: int | None, stage: Stage | None = None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise DomainError("Enter a name.", field="name")
+    if len(name) > 60:
+        raise DomainError("Use at most 60 characters.", field="name")
+    taken = db.session.scalar(select(Stage.id).where(
+        func.lower(Stage.name) == name.lower(),
+        Stage.id != (stage.id if stage is not None and stage.id else -1)))
+    if taken:
+        raise DomainError("Another stage has this name.", field="name")
+    if position is None or not 0 <= position <= MAX_STAGE_POSITION:
+        raise DomainError(f"Enter a position from 0 to {MAX_STAGE_POSITION}.", field="position")
+    check_probability(probability, field="probability")
+    if probability is None:
+        raise DomainError("Enter a probability from 0 to 100.", field="probability")
+    if followup_days is not None and not 0 <= followup_days <= 365:
+        raise DomainError("Enter 0 to 365 days, or leave it empty for no task.",
+                          field="followup_days")
+    return name
+
+
+def check_closing_stages() -> None:
+    """Refuse any state without exactly one won and exactly one lost stage."""
+    db.session.flush()
+    for outcome in ("won", "lost"):
+        n = db.session.scalar(select(func.count(Stage.id)).where(Stage.outcome == outcome))
+        if n != 1:
+            raise DomainError(f"There must be exactly one {outcome} stage.", field="outcome")
+
+
+def update_stage(stage: Stage, *, version: int | str | None, name: str, position: int,
+                 probability: int, followup_days: int | None,
+                 outcome: str | None = None) -> Stage:
+    """Rename or reorder a stage, or change its probability or follow-up days."""
+    stage.check_version(version)
+    stage.name = _check_stage_fields(name, position, probability, followup_days, stage)
+    stage.position = position
+    stage.probability = probability
+    stage.followup_days = followup_days
+    if outcome is not None and outcome != stage.outcome:
+        if outcome not in OUTCOMES:
+            raise DomainError("Choose open, won or lost.", field="outcome")
+        in_use = db.session.scalar(select(Deal.id).where(Deal.stage_id == stage.id).limit(1))
+        if in_use:
+            raise DomainError("Deals are in this stage; its outcome cannot change.",
+                              field="outcome")
+        stage.outcome = outcome
+        check_closing_stages()
+    return stage
+
+
+def add_stage(*, name: str, position: int, probability: int,
+              followup_days: int | None) -> Stage:
+    """A new open stage (a board column)."""
+    name = _check_stage_fields(name, position, probability, followup_days)
+    stage = Stage(name=name, position=position, probability=probability, outcome="open",
+                  followup_days=followup_days)
+    db.session.add(stage)
+    db.session.flush()
+    return stage
+
+
+def delete_stage(stage: Stage) -> None:
+    """Remove an open stage no deal is in nor ever was (the history keeps its moves)."""
+    if stage.outcome != "open":
+        raise DomainError(f"The {stage.outcome} stage cannot be removed: there must be one.")
+    if db.session.scalar(select(Deal.id).where(Deal.stage_id == stage.id).limit(1)):
+        raise DomainError(f"Deals are in {stage.name}; move them before removing it.")
+    used = db.session.scalar(select(StageChange.id).where(
+        (StageChange.to_stage_id == stage.id) | (StageChange.from_stage_id == stage.id)).limit(1))
+    if used:
+        raise DomainError(f"Deals have passed through {stage.name} and the reports count "
+                          "them; rename the stage instead of removing it.")
+    db.session.delete(stage)
+    db.session.flush()

@@ -3,7 +3,7 @@
 from sqlalchemy import func, select
 
 from cli import DEMO_PASSWORD, DEMO_USERS
-from models import Customer, User
+from models import Contract, CreditRequest, Customer, Deal, Stage, User
 
 
 def test_create_user__reads_password_from_stdin(app, db):
@@ -36,6 +36,14 @@ def test_demo__loads_once_and_prints_sign_ins(app, db):
         assert user.role == role and user.check_password(DEMO_PASSWORD)
     customers = db.session.scalar(select(func.count()).select_from(Customer))
     assert customers >= 10
+    stages = [s.name for s in Stage.ordered()]
+    assert stages == ["Lead", "Qualified", "Proposal", "Negotiation", "Won", "Lost"]
+    deals = db.session.scalars(select(Deal)).unique().all()
+    assert len(deals) >= 9
+    assert {d.stage.name for d in deals} >= {"Lead", "Qualified", "Proposal", "Won", "Lost"}
+    assert all(d.lost_reason for d in deals if d.stage.name == "Lost")
+    assert db.session.scalar(select(func.count()).select_from(CreditRequest)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Contract)) == 2
     second = runner.invoke(args=["demo"])
     assert second.exit_code == 0 and "already there" in second.output
     db.session.expire_all()

@@ -5,7 +5,10 @@ import pytest
 from tests.helpers import make_customer
 
 # Sample values for URL parameters, so every rule can be called.
-SAMPLE_ARGS = {"customer_id": 1, "contact_id": 1, "user_id": 1, "filename": "css/app.css"}
+SAMPLE_ARGS = {"customer_id": 1, "contact_id": 1, "user_id": 1, "filename": "css/app.css",
+               "deal_id": 1, "activity_id": 1, "case_id": 1, "credit_id": 1, "campaign_id": 1,
+               "contract_id": 1, "stage_id": 1, "comment_id": 1, "request_id": 1,
+               "token": "x"}
 
 
 def _endpoints(app):
@@ -21,10 +24,11 @@ def test_every_view__declares_its_roles(app):
 
 
 def test_public_views__are_only_the_expected_ones(app):
-    """Are sign-in, sign-out and the health check the only public views?"""
+    """Are sign-in, sign-out, the health check and the secret-URL calendar feed the only
+    public views?"""
     public = sorted(rule.endpoint for rule, view in _endpoints(app)
                     if getattr(view, "is_public", False))
-    assert public == ["auth.login", "auth.logout", "dashboard.healthz"]
+    assert public == ["auth.login", "auth.logout", "dashboard.healthz", "pipeline.calendar_feed"]
 
 
 def _protected(app):

@@ -52,7 +52,8 @@ def _get_urls(app):
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint == "static":
             continue
-        args = {"customer_id": 1, "contact_id": 1, "user_id": 1}
+        from tests.test_roles import SAMPLE_ARGS as args
+
         yield rule.build({k: v for k, v in args.items() if k in rule.arguments})[1]
 
 

@@ -14,6 +14,9 @@ from blueprints.accounts.forms import (
 from blueprints.forms import choices
 from blueprints.web import ALL_ROLES, can, is_partial, redirect_to, render, roles
 from models import AuditEntry, Contact, Customer, FinancialAccount, User, db
+from models.activities import last_contacted, timeline
+from models.cases import cases_for_customer
+from models.contracts import contracts_for_customer
 from models.customers import (
     LIFECYCLES,
     SORTS,
@@ -23,12 +26,9 @@ from models.customers import (
     lookup,
     sort_key_of,
 )
-from models.activities import last_contacted, timeline
-from models.cases import SupportCase
-from models.contracts import Contract
 from models.errors import DomainError
-from models.pipeline import deals_for_customer
 from models.paging import keyset_page
+from models.pipeline import deals_for_customer
 
 # Who edits what (the design's ownership of the two facets).
 EDIT_IDENTITY = ("admin", "sales", "finance")
@@ -159,12 +159,8 @@ def _page(customer: Customer, *, editing: str | None = None, status: int = 200,
                   may=may, status=status,
                   last_contact=last_contacted([customer.id]).get(customer.id),
                   customer_deals=deals_for_customer(customer.id),
-                  customer_cases=db.session.scalars(
-                      select(SupportCase).where(SupportCase.customer_id == customer.id)
-                      .order_by(SupportCase.id.desc()).limit(20)).unique().all(),
-                  customer_contracts=db.session.scalars(
-                      select(Contract).where(Contract.customer_id == customer.id)
-                      .order_by(Contract.ends_on.desc())).unique().all(),
+                  customer_cases=cases_for_customer(customer.id),
+                  customer_contracts=contracts_for_customer(customer.id),
                   timeline_activities=timeline(customer_id=customer.id),
                   timeline_customer=customer, timeline_deal=None, **forms)
 

@@ -18,8 +18,8 @@ from models import (
     User,
     db,
 )
-from models.users import utcnow
 from models.customers import LIFECYCLES
+from models.users import utcnow
 
 
 @bp.route("/")

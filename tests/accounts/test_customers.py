@@ -129,6 +129,9 @@ def test_unknown_customer__is_a_404_page(client, login):
         assert response.status_code == 404
         assert "Not found" in response.get_data(as_text=True)
     assert client.post("/accounts/999/financial", data={}).status_code == 404
+    # An id larger than a database integer: a 404, not an out-of-range error.
+    assert client.get("/accounts/99999999999").status_code == 404
+    assert client.get("/accounts/99999999999999999999999").status_code == 404
 
 
 # --- The two facets, each owned by one side ---------------------------------------------
