@@ -145,9 +145,17 @@ def to_login() -> Response:
     return redirect(target)
 
 
-def domain_error_response(error: DomainError, template: str | None = None, **context):
-    """Render a refused rule as its 4xx page (or fragment)."""
-    return error_page(error.status, error.message)
+def refuse(form, error: DomainError) -> tuple[int, str | None]:
+    """Show a rule's refusal on its form: next to the field it names (422), or as a
+    message over the form (409 stale version, 403, or a rule about the whole form).
+
+    Rolls the session back (nothing of the refused save is kept) and returns the status
+    to answer with and the form-level message (None when it went next to a field)."""
+    db.session.rollback()
+    if error.status == 422 and error.field and hasattr(form, error.field):
+        getattr(form, error.field).errors = [error.message]
+        return 422, None
+    return error.status, error.message
 
 
 ERROR_TITLES = {

@@ -66,3 +66,23 @@ def form_of(customer, which: str) -> dict:
     if account.on_hold:
         data["on_hold"] = "y"
     return data
+
+
+def business_rows(db) -> dict:
+    """`snapshot` without sign-in bookkeeping (attempts, sessions), which every request
+    may touch: what a refused form must leave unchanged."""
+    state = snapshot(db)
+    for bookkeeping in ("login_attempts", "user_sessions"):
+        state.pop(bookkeeping, None)
+    return state
+
+
+def make_deal(db, stages, *, title="Deal", owner=None, stage="Qualified", amount="1000.00",
+              customer=None, **extra):
+    """A saved deal in the named stage (`stages`: the tests/pipeline `stages` fixture)."""
+    from models.pipeline import create_deal
+
+    deal = create_deal(customer=customer or make_customer(), title=title, owner=owner,
+                       stage=stages[stage], amount=Decimal(amount), **extra)
+    db.session.commit()
+    return deal

@@ -12,7 +12,7 @@ from blueprints.accounts.forms import (
     RelationshipForm,
 )
 from blueprints.forms import choices
-from blueprints.web import ALL_ROLES, can, is_partial, redirect_to, render, roles
+from blueprints.web import ALL_ROLES, can, is_partial, redirect_to, refuse, render, roles
 from models import AuditEntry, Contact, Customer, FinancialAccount, User, db
 from models.activities import last_contacted, timeline
 from models.cases import cases_for_customer
@@ -258,15 +258,9 @@ def _update(customer_id: int, which: str):
                                   "see their change, then make yours again.",
                          **{f"{which}_form": form})
         except DomainError as error:
-            db.session.rollback()
-            customer = _customer_or_404(customer_id)
-            if error.status == 409:
-                return _page(customer, editing=which, block=which, status=409,
-                             conflict=error.message, **{f"{which}_form": form})
-            if error.field and hasattr(form, error.field):
-                getattr(form, error.field).errors = [error.message]
-            else:
-                message = error.message
+            status, message = refuse(form, error)
+            return _page(_customer_or_404(customer_id), editing=which, block=which,
+                         status=status, conflict=message, **{f"{which}_form": form})
         else:
             return _saved(customer, which)
     return _page(customer, editing=which, block=which, status=422, conflict=message,

@@ -4,7 +4,7 @@ from flask import abort, flash, request, url_for
 
 from blueprints.pipeline import bp
 from blueprints.pipeline.campaign_forms import CampaignForm
-from blueprints.web import ALL_ROLES, redirect_to, render, roles
+from blueprints.web import ALL_ROLES, redirect_to, refuse, render, roles
 from models import Campaign, CompanySettings, db
 from models.errors import DomainError
 from models.reports import CAMPAIGN_ROLES, campaign_performance, save_campaign
@@ -34,11 +34,7 @@ def _save(campaign: Campaign, form: CampaignForm):
                               starts_on=form.starts_on.data, ends_on=form.ends_on.data,
                               budget=form.budget.data, version=form.version.data)
             except DomainError as error:
-                db.session.rollback()
-                if error.status != 422 or not (error.field and hasattr(form, error.field)):
-                    status, conflict = error.status, error.message
-                else:
-                    getattr(form, error.field).errors = [error.message]
+                status, conflict = refuse(form, error)
             else:
                 db.session.commit()
                 flash(f"Campaign {campaign.name} is saved.", "success")

@@ -15,7 +15,7 @@ from blueprints.pipeline.case_forms import (
     DecisionForm,
     TriageForm,
 )
-from blueprints.web import can, is_partial, redirect_to, render, roles
+from blueprints.web import can, is_partial, redirect_to, refuse, render, roles
 from models import Contact, Customer, User, db
 from models.cases import (
     CASE_ROLES,
@@ -331,14 +331,9 @@ def decide(credit_id: int):
             return _page(_case_or_404(case_id), block="credits", status=409,
                          credit_conflict=STALE, decision_forms={credit_id: form})
         except DomainError as error:
-            db.session.rollback()
-            case = _case_or_404(case_id)
-            if error.status == 422 and error.field and hasattr(form, error.field):
-                getattr(form, error.field).errors = [error.message]
-                return _page(case, block="credits", status=422,
-                             decision_forms={credit_id: form})
-            return _page(case, block="credits", status=error.status,
-                         credit_conflict=error.message, decision_forms={credit_id: form})
+            status, message = refuse(form, error)
+            return _page(_case_or_404(case_id), block="credits", status=status,
+                         credit_conflict=message, decision_forms={credit_id: form})
         verdict = "approved" if form.decision.data == "approve" else "rejected"
         return _back(credit.case, ["credits"], f"The credit is {verdict}.")
     return _page(_case_or_404(case_id), block="credits", status=422,

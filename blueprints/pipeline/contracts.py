@@ -10,7 +10,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from blueprints.forms import MoneyField, NoControlChars, NotNegative
 from blueprints.pipeline import bp
-from blueprints.web import redirect_to, render, roles
+from blueprints.web import redirect_to, refuse, render, roles
 from models import Customer, db
 from models.contracts import (
     CONTRACT_ROLES,
@@ -65,11 +65,7 @@ def _save(contract: Contract, form: ContractForm, customer: Customer | None):
                               value=form.value.data, notice_days=form.notice_days.data,
                               version=form.version.data)
             except DomainError as error:
-                db.session.rollback()
-                if error.status != 422 or not (error.field and hasattr(form, error.field)):
-                    status, conflict = error.status, error.message
-                else:
-                    getattr(form, error.field).errors = [error.message]
+                status, conflict = refuse(form, error)
             else:
                 db.session.commit()
                 flash(f"The contract {contract.title} is saved.", "success")

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests.browser.conftest import SCREENSHOTS, check_a11y, screenshot, sign_in_as
-from tests.helpers import make_customer, snapshot
+from tests.helpers import business_rows, make_customer
 
 
 def _fresh(db):
@@ -33,13 +33,6 @@ def _edit_link(page, panel: str):
     return page.locator(f"#{panel}-panel .panel-head a.button")
 
 
-def _records(db) -> dict:
-    """Every business row (sign-in bookkeeping aside), to prove a refused save wrote nothing."""
-    _fresh(db)
-    state = snapshot(db)
-    for bookkeeping in ("login_attempts", "user_sessions"):
-        state.pop(bookkeeping, None)
-    return state
 
 
 def _customer_path(customer) -> str:
@@ -268,7 +261,7 @@ def test_financial_edit__bad_credit_limit_is_explained_and_not_saved(page, viewp
 
     _edit_link(page, "financial").click()
     expect(page.locator("#credit_limit")).to_have_value("750.00")
-    before = _records(db)
+    before = business_rows(db)
     page.fill("#credit_limit", "abc")
     financial.get_by_role("button", name="Save").click()
 
@@ -286,7 +279,7 @@ def test_financial_edit__bad_credit_limit_is_explained_and_not_saved(page, viewp
     check_a11y(page)
     screenshot(page, "accounts-financial-invalid", viewport)
 
-    assert _records(db) == before
+    assert business_rows(db) == before
     saved = _fresh(db).get(type(customer), customer.id)
     assert saved.account.credit_limit == Decimal("750.00")
     page.reload()

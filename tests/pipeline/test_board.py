@@ -11,27 +11,9 @@ from sqlalchemy import event, select
 from models import Activity, Campaign, Deal, StageChange
 from models.pipeline import (
     board_totals,
-    create_deal,
     deal_filter_clauses,
-    ensure_stages,
 )
-from tests.helpers import make_customer, snapshot
-
-
-@pytest.fixture
-def stages(db):
-    """The standard stages, by name."""
-    made = {s.name: s for s in ensure_stages()}
-    db.session.commit()
-    return made
-
-
-def _deal(db, stages, *, title="Deal", owner=None, stage="Qualified", amount="1000.00",
-          customer=None, **extra):
-    deal = create_deal(customer=customer or make_customer(), title=title, owner=owner,
-                       stage=stages[stage], amount=Decimal(amount), **extra)
-    db.session.commit()
-    return deal
+from tests.helpers import business_rows, make_customer, make_deal
 
 
 def _column(body: str, stage_name: str) -> str:
@@ -42,11 +24,6 @@ def _column(body: str, stage_name: str) -> str:
     return match.group(1)
 
 
-def _records(db) -> dict:
-    state = snapshot(db)
-    for bookkeeping in ("login_attempts", "user_sessions"):
-        state.pop(bookkeeping, None)
-    return state
 
 
 # --- The board ---------------------------------------------------------------------------
@@ -56,11 +33,11 @@ def test_board__shows_a_column_per_open_stage_with_count_total_and_weighted(
         client, login, db, users, stages):
     """Does each open stage get a column with its count, total and weighted total?"""
     me = login("sales")
-    _deal(db, stages, title="Alpha", owner=me, stage="Qualified", amount="1000.00")
-    _deal(db, stages, title="Beta", owner=me, stage="Qualified", amount="3000.00",
+    make_deal(db, stages, title="Alpha", owner=me, stage="Qualified", amount="1000.00")
+    make_deal(db, stages, title="Beta", owner=me, stage="Qualified", amount="3000.00",
           probability_override=50)
-    _deal(db, stages, title="Gamma", owner=me, stage="Proposal", amount="200.00")
-    _deal(db, stages, title="Closed", owner=me, stage="Won", amount="999.00")
+    make_deal(db, stages, title="Gamma", owner=me, stage="Proposal", amount="200.00")
+    make_deal(db, stages, title="Closed", owner=me, stage="Won", amount="999.00")
     body = client.get("/pipeline/").get_data(as_text=True)
     assert [m for m in re.findall(r'data-stage="([^"]+)"', body)] == \
         ["Lead", "Qualified", "Proposal", "Negotiation"]
@@ -80,7 +57,7 @@ def test_board__card_shows_title_customer_owner_amount_and_close(client, login, 
     """Does a card show the title, customer, owner, amount and expected close?"""
     me = login("sales")
     customer = make_customer(name="Harbour Lights")
-    _deal(db, stages, title="Fleet renewal", owner=me, customer=customer, amount="12500.50",
+    make_deal(db, stages, title="Fleet renewal", owner=me, customer=customer, amount="12500.50",
           expected_close=date(2026, 12, 15))
     body = client.get("/pipeline/").get_data(as_text=True)
     card = re.search(r'<li class="card".*?</li>', body, re.S).group(0)
@@ -92,8 +69,8 @@ def test_board__card_shows_title_customer_owner_amount_and_close(client, login, 
 def test_board__totals_are_grouped_per_currency(client, login, db, users, stages):
     """Are a column's totals given per currency when its deals differ in currency?"""
     me = login("sales")
-    _deal(db, stages, owner=me, amount="100.00", customer=make_customer(currency="EUR"))
-    _deal(db, stages, owner=me, amount="40.00", customer=make_customer(currency="USD"))
+    make_deal(db, stages, owner=me, amount="100.00", customer=make_customer(currency="EUR"))
+    make_deal(db, stages, owner=me, amount="40.00", customer=make_customer(currency="USD"))
     qualified = _column(client.get("/pipeline/").get_data(as_text=True), "Qualified")
     assert "2 deals" in qualified
     assert "EUR 100.00" in qualified and "weighted EUR 25.00" in qualified
@@ -104,7 +81,7 @@ def test_board_totals__are_summed_in_sql_with_half_up_rounding(app, db, users, s
     """Do the SQL sums equal the sum of each deal's weighted amount, rounded half-up?"""
     customer = make_customer()
     amounts = ["0.01", "0.03", "10.05", "99.99", "1234.57"]
-    deals = [_deal(db, stages, customer=customer, amount=a, probability_override=50)
+    deals = [make_deal(db, stages, customer=customer, amount=a, probability_override=50)
              for a in amounts]
     totals = board_totals([])[stages["Qualified"].id]
     assert totals.count == 5
@@ -120,7 +97,7 @@ def test_board_totals__one_query_however_many_deals(app, db, users, stages):
     """Are the column sums one SQL query, not one per deal?"""
     customer = make_customer()
     for n in range(12):
-        _deal(db, stages, customer=customer, title=f"D{n}", amount="10.00")
+        make_deal(db, stages, customer=customer, title=f"D{n}", amount="10.00")
     statements = []
 
     def count(conn, cursor, statement, *args):
@@ -138,7 +115,7 @@ def test_board_totals__one_query_however_many_deals(app, db, users, stages):
 
 def test_board__finance_sees_it_without_move_controls(client, login, db, users, stages):
     """May finance read the board, with no drag, no Move to… and no New deal?"""
-    _deal(db, stages, title="Visible", owner=users["sales"])
+    make_deal(db, stages, title="Visible", owner=users["sales"])
     login("finance")
     response = client.get("/pipeline/")
     body = response.get_data(as_text=True)
@@ -162,9 +139,9 @@ def test_board__no_stages_yet_says_so(client, login, users):
 def test_filters__owner_defaults_to_mine_for_sales_and_all_for_admin(app, client, login, db,
                                                                        users, stages):
     """Does a sales rep see their own deals by default, and an admin everyone's?"""
-    _deal(db, stages, title="Sams deal", owner=users["sales"])
-    _deal(db, stages, title="Adas deal", owner=users["admin"])
-    _deal(db, stages, title="Nobodys deal", owner=None)
+    make_deal(db, stages, title="Sams deal", owner=users["sales"])
+    make_deal(db, stages, title="Adas deal", owner=users["admin"])
+    make_deal(db, stages, title="Nobodys deal", owner=None)
     login("sales")
     body = client.get("/pipeline/").get_data(as_text=True)
     assert "Sams deal" in body and "Adas deal" not in body and "Nobodys deal" not in body
@@ -186,10 +163,10 @@ def test_filters__close_month_campaign_and_source(client, login, db, users, stag
     fair = Campaign(name="Spring fair", channel="event")
     db.session.add(fair)
     db.session.commit()
-    _deal(db, stages, title="November close", expected_close=date(2026, 11, 30))
-    _deal(db, stages, title="December close", expected_close=date(2026, 12, 1))
-    _deal(db, stages, title="From the fair", campaign=fair)
-    _deal(db, stages, title="Referred", source="Referral by Acme")
+    make_deal(db, stages, title="November close", expected_close=date(2026, 11, 30))
+    make_deal(db, stages, title="December close", expected_close=date(2026, 12, 1))
+    make_deal(db, stages, title="From the fair", campaign=fair)
+    make_deal(db, stages, title="Referred", source="Referral by Acme")
     body = client.get("/pipeline/?month=2026-11").get_data(as_text=True)
     assert "November close" in body and "December close" not in body
     assert "From the fair" not in body
@@ -203,8 +180,8 @@ def test_filters__close_month_campaign_and_source(client, login, db, users, stag
 
 def test_filters__narrow_the_column_totals_too(client, login, db, users, stages):
     """Do the column totals count only the deals the filters show?"""
-    _deal(db, stages, owner=users["sales"], amount="100.00")
-    _deal(db, stages, owner=users["admin"], amount="900.00")
+    make_deal(db, stages, owner=users["sales"], amount="100.00")
+    make_deal(db, stages, owner=users["admin"], amount="900.00")
     login("sales")
     qualified = _column(client.get("/pipeline/").get_data(as_text=True), "Qualified")
     assert "1 deal<" in qualified and "EUR 100.00" in qualified
@@ -228,7 +205,7 @@ def test_filters__unknown_values_are_400(client, login, db, users, stages, query
 def test_filters__htmx_request_gets_only_the_board(client, login, db, users, stages):
     """Does an htmx filter request get the board block, not the page?"""
     login("admin")
-    _deal(db, stages, title="Fragmentary")
+    make_deal(db, stages, title="Fragmentary")
     response = client.htmx("get", "/pipeline/?owner=all")
     body = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -239,7 +216,7 @@ def test_filters__htmx_request_gets_only_the_board(client, login, db, users, sta
 def test_deal_filter_clauses__month_covers_the_whole_month(app, db, users, stages):
     """Does the close-month filter take the first to the last day of the month, no more?"""
     for day in (date(2026, 1, 31), date(2026, 2, 1), date(2026, 2, 28), date(2026, 3, 1)):
-        _deal(db, stages, title=day.isoformat(), expected_close=day)
+        make_deal(db, stages, title=day.isoformat(), expected_close=day)
     clauses = deal_filter_clauses(close_month=date(2026, 2, 14))
     titles = db.session.scalars(select(Deal.title).where(*clauses)).all()
     assert sorted(titles) == ["2026-02-01", "2026-02-28"]
@@ -262,7 +239,7 @@ def _move(client, deal, stage, *, version=None, reason=None, htmx=True, query=""
 def test_move__htmx_rerenders_the_board_with_new_totals(client, login, db, users, stages):
     """Does an htmx move answer with the board block, the card and totals in the new column?"""
     me = login("sales")
-    deal = _deal(db, stages, title="Mover", owner=me, amount="1000.00")
+    deal = make_deal(db, stages, title="Mover", owner=me, amount="1000.00")
     response = _move(client, deal, stages["Proposal"])
     body = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -286,8 +263,8 @@ def test_move__htmx_rerenders_the_board_with_new_totals(client, login, db, users
 def test_move__keeps_the_filters_of_the_board(client, login, db, users, stages):
     """Is the board re-rendered after a move with the filters it was loaded with?"""
     me = login("admin")
-    deal = _deal(db, stages, title="Mine", owner=me)
-    _deal(db, stages, title="Someone elses", owner=users["sales"])
+    deal = make_deal(db, stages, title="Mine", owner=me)
+    make_deal(db, stages, title="Someone elses", owner=users["sales"])
     body = _move(client, deal, stages["Proposal"], query="?owner=mine").get_data(as_text=True)
     assert "Mine" in body and "Someone elses" not in body
     assert f"/pipeline/deals/{deal.id}/move?owner=mine" in body
@@ -296,7 +273,7 @@ def test_move__keeps_the_filters_of_the_board(client, login, db, users, stages):
 def test_move__plain_form_redirects_to_the_board(client, login, db, users, stages):
     """Without JavaScript, does the Move to… form move the deal and return to the board?"""
     me = login("sales")
-    deal = _deal(db, stages, owner=me)
+    deal = make_deal(db, stages, owner=me)
     response = _move(client, deal, stages["Negotiation"], htmx=False, query="?month=2026-11")
     assert response.status_code == 302
     assert response.headers["Location"] == "/pipeline/?month=2026-11"
@@ -307,7 +284,7 @@ def test_move__plain_form_redirects_to_the_board(client, login, db, users, stage
 def test_move__to_won_just_moves(client, login, db, users, stages):
     """Does a move to Won need nothing more, set won_at and take the card off the board?"""
     me = login("sales")
-    deal = _deal(db, stages, title="Winner", owner=me)
+    deal = make_deal(db, stages, title="Winner", owner=me)
     body = _move(client, deal, stages["Won"]).get_data(as_text=True)
     assert "“Winner” moved to Won." in body
     assert 'id="deal-' not in body
@@ -318,7 +295,7 @@ def test_move__to_won_just_moves(client, login, db, users, stages):
 def test_move__to_lost_with_a_reason(client, login, db, users, stages):
     """Does a move to Lost with a reason store the reason and the lost time?"""
     me = login("sales")
-    deal = _deal(db, stages, owner=me)
+    deal = make_deal(db, stages, owner=me)
     response = _move(client, deal, stages["Lost"], reason="Went with a competitor")
     assert response.status_code == 200
     db.session.expire_all()
@@ -331,8 +308,8 @@ def test_move__to_lost_without_reason_is_422_in_the_dialog(client, login, db, us
                                                             reason):
     """Is a move to Lost without a reason a 422, shown in the open dialog, nothing written?"""
     me = login("sales")
-    deal = _deal(db, stages, owner=me)
-    before = _records(db)
+    deal = make_deal(db, stages, owner=me)
+    before = business_rows(db)
     response = _move(client, deal, stages["Lost"], reason=reason)
     body = response.get_data(as_text=True)
     assert response.status_code == 422
@@ -341,46 +318,46 @@ def test_move__to_lost_without_reason_is_422_in_the_dialog(client, login, db, us
     assert "Say why the deal was lost." in dialog
     assert f"/pipeline/deals/{deal.id}/move" in dialog
     assert f'name="version" value="{deal.version}"' in dialog
-    assert _records(db) == before
+    assert business_rows(db) == before
 
 
 def test_move__lost_reason_too_long_is_422(client, login, db, users, stages):
     """Is a lost reason over 500 characters refused in the dialog?"""
     me = login("sales")
-    deal = _deal(db, stages, owner=me)
-    before = _records(db)
+    deal = make_deal(db, stages, owner=me)
+    before = business_rows(db)
     response = _move(client, deal, stages["Lost"], reason="x" * 501)
     assert response.status_code == 422
     assert "Use at most 500 characters." in response.get_data(as_text=True)
-    assert _records(db) == before
+    assert business_rows(db) == before
 
 
 def test_move__stale_version_is_409_and_the_board_says_so(client, login, db, users, stages):
     """Is a move based on an old version refused (409) with a message on the board?"""
     me = login("sales")
-    deal = _deal(db, stages, title="Contested", owner=me)
+    deal = make_deal(db, stages, title="Contested", owner=me)
     loaded_version = deal.version
     deal.amount = Decimal("2000.00")  # someone else saves meanwhile
     db.session.commit()
-    before = _records(db)
+    before = business_rows(db)
     response = _move(client, deal, stages["Proposal"], version=loaded_version)
     body = response.get_data(as_text=True)
     assert response.status_code == 409
     assert 'id="board"' in body and "changed by" in body and "after you opened it" in body
     assert "Contested" in _column(body, "Qualified")
-    assert _records(db) == before
+    assert business_rows(db) == before
 
 
 def test_move__another_reps_deal_is_403(client, login, db, users, stages):
     """May a sales rep not move another rep's deal (403 with a message, nothing written)?"""
-    deal = _deal(db, stages, title="Adas", owner=users["admin"])
+    deal = make_deal(db, stages, title="Adas", owner=users["admin"])
     login("sales")
-    before = _records(db)
+    before = business_rows(db)
     response = _move(client, deal, stages["Proposal"], query="?owner=all")
     body = response.get_data(as_text=True)
     assert response.status_code == 403
     assert "Only the owner of “Adas” or an admin may move it." in body
-    assert _records(db) == before
+    assert business_rows(db) == before
     # ...and the board gives no control to try
     card = re.search(rf'<li class="card" id="deal-{deal.id}".*?</li>',
                      client.get("/pipeline/?owner=all").get_data(as_text=True), re.S).group(0)
@@ -389,7 +366,7 @@ def test_move__another_reps_deal_is_403(client, login, db, users, stages):
 
 def test_move__unassigned_deal_may_be_moved_by_any_rep(client, login, db, users, stages):
     """May a sales rep move an unassigned deal?"""
-    deal = _deal(db, stages, owner=None)
+    deal = make_deal(db, stages, owner=None)
     login("sales")
     assert _move(client, deal, stages["Proposal"], query="?owner=none").status_code == 200
 
@@ -397,23 +374,23 @@ def test_move__unassigned_deal_may_be_moved_by_any_rep(client, login, db, users,
 @pytest.mark.parametrize("role", ["finance", "operations"])
 def test_move__finance_and_operations_are_403(client, login, db, users, stages, role):
     """Are finance and operations refused a move (403), nothing written?"""
-    deal = _deal(db, stages, owner=users["sales"])
+    deal = make_deal(db, stages, owner=users["sales"])
     login(role)
-    before = _records(db)
+    before = business_rows(db)
     assert _move(client, deal, stages["Proposal"]).status_code == 403
-    assert _records(db) == before
+    assert business_rows(db) == before
 
 
 @pytest.mark.parametrize("stage_id", ["999999", "abc", "", "-1", "1e3", "9" * 40, "²", "٣"])
 def test_move__unknown_stage_is_422_never_500(client, login, db, users, stages, stage_id):
     """Is a move to a stage that does not exist refused (422), nothing written?"""
     me = login("sales")
-    deal = _deal(db, stages, owner=me)
-    before = _records(db)
+    deal = make_deal(db, stages, owner=me)
+    before = business_rows(db)
     response = _move(client, deal, stage_id)
     assert response.status_code == 422
     assert "Choose a stage from the list." in response.get_data(as_text=True)
-    assert _records(db) == before
+    assert business_rows(db) == before
 
 
 @pytest.mark.parametrize("deal_id", ["999", "99999999999999"])
@@ -428,27 +405,27 @@ def test_move__unknown_deal_is_404(client, login, db, users, stages, deal_id):
 def test_move__bad_filter_in_the_url_is_400(client, login, db, users, stages):
     """Is a move whose board URL carries a forged filter a 400, nothing written?"""
     me = login("sales")
-    deal = _deal(db, stages, owner=me)
-    before = _records(db)
+    deal = make_deal(db, stages, owner=me)
+    before = business_rows(db)
     assert _move(client, deal, stages["Proposal"], query="?owner=evil").status_code == 400
-    assert _records(db) == before
+    assert business_rows(db) == before
 
 
 def test_move__without_csrf_is_refused(client, login, db, users, stages):
     """Is a move without the CSRF token refused, nothing written?"""
     me = login("sales")
-    deal = _deal(db, stages, owner=me)
-    before = _records(db)
+    deal = make_deal(db, stages, owner=me)
+    before = business_rows(db)
     response = client.post(f"/pipeline/deals/{deal.id}/move", csrf=False,
                            data={"stage_id": stages["Proposal"].id, "version": deal.version})
     assert response.status_code == 400
-    assert _records(db) == before
+    assert business_rows(db) == before
 
 
 def test_move__into_a_stage_with_followup_days_makes_a_task(client, login, db, users, stages):
     """Does a move on the board into Proposal (7 days) give the owner a follow-up task?"""
     me = login("sales")
-    deal = _deal(db, stages, title="Chase me", owner=me, stage="Lead")
+    deal = make_deal(db, stages, title="Chase me", owner=me, stage="Lead")
     _move(client, deal, stages["Proposal"])
     tasks = db.session.scalars(select(Activity).where(Activity.deal_id == deal.id)).all()
     assert [(t.kind, t.assignee_id, t.subject) for t in tasks] == [
@@ -458,7 +435,7 @@ def test_move__into_a_stage_with_followup_days_makes_a_task(client, login, db, u
 def test_board__html_in_titles_and_names_is_escaped(client, login, db, users, stages):
     """Is HTML in a deal title or customer name shown escaped on the board?"""
     me = login("sales")
-    _deal(db, stages, title="<b>bold</b>", owner=me,
+    make_deal(db, stages, title="<b>bold</b>", owner=me,
           customer=make_customer(name="<img src=x onerror=alert(1)>"))
     body = client.get("/pipeline/").get_data(as_text=True)
     assert "<b>bold</b>" not in body and "&lt;b&gt;bold&lt;/b&gt;" in body

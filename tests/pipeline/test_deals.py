@@ -13,35 +13,12 @@ from models import Activity, Campaign, Contact, Deal, StageChange
 from models.errors import Conflict, DomainError, NotAllowed
 from models.pipeline import (
     create_deal,
-    ensure_stages,
     may_change_deal,
     move_deal,
     update_deal,
 )
 from models.users import as_utc, utcnow
-from tests.helpers import count_rows, make_customer, snapshot
-
-
-@pytest.fixture
-def stages(db):
-    made = {s.name: s for s in ensure_stages()}
-    db.session.commit()
-    return made
-
-
-def _deal(db, stages, *, title="Deal", owner=None, stage="Qualified", amount="1000.00",
-          customer=None, **extra):
-    deal = create_deal(customer=customer or make_customer(), title=title, owner=owner,
-                       stage=stages[stage], amount=Decimal(amount), **extra)
-    db.session.commit()
-    return deal
-
-
-def _records(db) -> dict:
-    state = snapshot(db)
-    for bookkeeping in ("login_attempts", "user_sessions"):
-        state.pop(bookkeeping, None)
-    return state
+from tests.helpers import business_rows, count_rows, make_customer, make_deal
 
 
 def _new_form(customer, stages, owner, **overrides) -> dict:
@@ -162,24 +139,24 @@ def test_new_deal__bad_input_is_422_and_writes_nothing(client, login, db, users,
     """Is each kind of bad input refused (422) with its message beside the field, nothing written?"""
     me = login("sales")
     customer = make_customer()
-    before = _records(db)
+    before = business_rows(db)
     response = client.post("/pipeline/deals/new",
                            data=_new_form(customer, stages, me, **{field: value}))
     body = response.get_data(as_text=True)
     assert response.status_code == 422
     assert message in body
-    assert _records(db) == before
+    assert business_rows(db) == before
 
 
 def test_new_deal__lost_stage_is_refused(client, login, db, users, stages):
     """Can a deal not be created straight into Lost (no reason to give)?"""
     me = login("sales")
     customer = make_customer()
-    before = _records(db)
+    before = business_rows(db)
     response = client.post("/pipeline/deals/new", data=_new_form(
         customer, stages, me, stage_id=str(stages["Lost"].id)))
     assert response.status_code == 422
-    assert _records(db) == before
+    assert business_rows(db) == before
 
 
 def test_new_deal__input_is_kept_on_error(client, login, db, users, stages):
@@ -220,7 +197,7 @@ def test_deal_page__shows_deal_standing_contacts_and_history(client, login, db, 
     customer.account.hold_reason = "Two invoices unpaid"
     db.session.add(Contact(customer=customer, name="Pat Buyer", job_title="Purchasing"))
     db.session.commit()
-    deal = _deal(db, stages, title="Big one", owner=users["sales"], customer=customer,
+    deal = make_deal(db, stages, title="Big one", owner=users["sales"], customer=customer,
                  amount="1000.05", probability_override=50)
     login("finance")
     response = client.get(f"/pipeline/deals/{deal.id}")
@@ -239,7 +216,7 @@ def test_deal_page__shows_deal_standing_contacts_and_history(client, login, db, 
 def test_deal_page__shows_won_and_lost_facts(client, login, db, users, stages):
     """Does a lost deal show when and why it was lost?"""
     me = login("sales")
-    deal = _deal(db, stages, owner=me)
+    deal = make_deal(db, stages, owner=me)
     move_deal(deal, stages["Lost"], by=me, version=deal.version, lost_reason="Budget cut")
     db.session.commit()
     body = client.get(f"/pipeline/deals/{deal.id}").get_data(as_text=True)
@@ -257,7 +234,7 @@ def test_deal_page__unknown_deal_is_404(client, login, users):
 def test_deal_page__move_form_moves_and_returns_to_the_deal(client, login, db, users, stages):
     """Does the move form on the deal page move it (with a lost reason) and come back?"""
     me = login("sales")
-    deal = _deal(db, stages, owner=me)
+    deal = make_deal(db, stages, owner=me)
     response = client.post(f"/pipeline/deals/{deal.id}/move", data={
         "back": "deal", "version": deal.version, "stage_id": stages["Lost"].id,
         "lost_reason": "Chose a cheaper offer"})
@@ -271,14 +248,14 @@ def test_deal_page__move_to_lost_without_reason_is_422_on_the_page(client, login
                                                                    stages):
     """From the deal page, is Lost without a reason a 422 with the message on the page?"""
     me = login("sales")
-    deal = _deal(db, stages, owner=me)
-    before = _records(db)
+    deal = make_deal(db, stages, owner=me)
+    before = business_rows(db)
     response = client.post(f"/pipeline/deals/{deal.id}/move", data={
         "back": "deal", "version": deal.version, "stage_id": stages["Lost"].id})
     body = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Say why the deal was lost." in body and "Move to another stage" in body
-    assert _records(db) == before
+    assert business_rows(db) == before
 
 
 # --- Editing a deal ----------------------------------------------------------------------
@@ -287,7 +264,7 @@ def test_deal_page__move_to_lost_without_reason_is_422_on_the_page(client, login
 def test_edit_deal__saves_the_fields(client, login, db, users, stages):
     """Does the edit form save the fields and return to the deal?"""
     me = login("sales")
-    deal = _deal(db, stages, owner=me)
+    deal = make_deal(db, stages, owner=me)
     other = make_customer(name="New Customer", currency="USD")
     response = client.post(f"/pipeline/deals/{deal.id}/edit", data=_edit_form(
         deal, title="Renamed", amount="42.10", customer_id=str(other.id),
@@ -303,7 +280,7 @@ def test_edit_deal__saves_the_fields(client, login, db, users, stages):
 def test_edit_deal__a_new_stage_is_a_recorded_move(client, login, db, users, stages):
     """Is a stage changed on the edit form recorded as a move, with its follow-up?"""
     me = login("sales")
-    deal = _deal(db, stages, owner=me, stage="Lead")
+    deal = make_deal(db, stages, owner=me, stage="Lead")
     client.post(f"/pipeline/deals/{deal.id}/edit",
                 data=_edit_form(deal, stage_id=str(stages["Proposal"].id)))
     moves = db.session.scalars(select(StageChange).where(StageChange.deal_id == deal.id)).all()
@@ -314,16 +291,16 @@ def test_edit_deal__a_new_stage_is_a_recorded_move(client, login, db, users, sta
 def test_edit_deal__stale_version_is_409(client, login, db, users, stages):
     """Is an edit based on an old version refused (409) with who changed it, nothing written?"""
     me = login("sales")
-    deal = _deal(db, stages, owner=me)
+    deal = make_deal(db, stages, owner=me)
     form = _edit_form(deal, title="Mine")
     deal.title = "Theirs"
     db.session.commit()
-    before = _records(db)
+    before = business_rows(db)
     response = client.post(f"/pipeline/deals/{deal.id}/edit", data=form)
     body = response.get_data(as_text=True)
     assert response.status_code == 409
     assert "after you opened it" in body and 'value="Mine"' in body
-    assert _records(db) == before
+    assert business_rows(db) == before
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -339,44 +316,44 @@ def test_edit_deal__bad_input_is_422_and_writes_nothing(client, login, db, users
                                                         value, message):
     """Is bad input on the edit form refused (422), nothing written?"""
     me = login("sales")
-    deal = _deal(db, stages, owner=me)
-    before = _records(db)
+    deal = make_deal(db, stages, owner=me)
+    before = business_rows(db)
     response = client.post(f"/pipeline/deals/{deal.id}/edit",
                            data=_edit_form(deal, **{field: value}))
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
-    assert _records(db) == before
+    assert business_rows(db) == before
 
 
 def test_edit_deal__lost_stage_without_reason_is_422(client, login, db, users, stages):
     """Is moving to Lost through the edit form without a reason refused, nothing written?"""
     me = login("sales")
-    deal = _deal(db, stages, owner=me)
-    before = _records(db)
+    deal = make_deal(db, stages, owner=me)
+    before = business_rows(db)
     response = client.post(f"/pipeline/deals/{deal.id}/edit", data=_edit_form(
         deal, stage_id=str(stages["Lost"].id), lost_reason=""))
     assert response.status_code == 422
     assert "Say why the deal was lost." in response.get_data(as_text=True)
-    assert _records(db) == before
+    assert business_rows(db) == before
 
 
 def test_edit_deal__another_reps_deal_is_403(client, login, db, users, stages):
     """May a sales rep not edit another rep's deal (403), nothing written?"""
-    deal = _deal(db, stages, owner=users["admin"])
+    deal = make_deal(db, stages, owner=users["admin"])
     login("sales")
-    before = _records(db)
+    before = business_rows(db)
     assert client.get(f"/pipeline/deals/{deal.id}/edit").status_code == 403
     response = client.post(f"/pipeline/deals/{deal.id}/edit", data=_edit_form(deal, title="X"))
     assert response.status_code == 403
     assert "Only the deal&#39;s owner or an admin may change it." in response.get_data(
         as_text=True)
-    assert _records(db) == before
+    assert business_rows(db) == before
 
 
 def test_edit_deal__html_in_lost_reason_is_escaped(client, login, db, users, stages):
     """Is HTML in a lost reason stored as typed and shown escaped?"""
     me = login("admin")
-    deal = _deal(db, stages, owner=me)
+    deal = make_deal(db, stages, owner=me)
     reason = "<b onmouseover=alert(1)>price</b>"
     client.post(f"/pipeline/deals/{deal.id}/edit", data=_edit_form(
         deal, stage_id=str(stages["Lost"].id), lost_reason=reason))
@@ -392,7 +369,7 @@ def test_edit_deal__html_in_lost_reason_is_escaped(client, login, db, users, sta
 def test_move_deal__sets_and_clears_won_at_and_lost_at(app, db, users, stages):
     """Does a move set won_at or lost_at, and a reopening clear them and the reason?"""
     rep = users["sales"]
-    deal = _deal(db, stages, owner=rep)
+    deal = make_deal(db, stages, owner=rep)
     move_deal(deal, stages["Won"], by=rep, version=deal.version)
     db.session.commit()
     assert deal.won_at is not None and deal.lost_at is None
@@ -408,7 +385,7 @@ def test_move_deal__sets_and_clears_won_at_and_lost_at(app, db, users, stages):
 def test_move_deal__records_a_stage_change(app, db, users, stages):
     """Is every move recorded with from, to, who and when?"""
     rep = users["sales"]
-    deal = _deal(db, stages, owner=rep)
+    deal = make_deal(db, stages, owner=rep)
     before = utcnow()
     move_deal(deal, stages["Proposal"], by=rep, version=deal.version)
     db.session.commit()
@@ -423,7 +400,7 @@ def test_move_deal__records_a_stage_change(app, db, users, stages):
 def test_move_deal__to_the_same_stage_records_nothing(app, db, users, stages):
     """Is a move to the stage the deal is already in a no-op?"""
     rep = users["sales"]
-    deal = _deal(db, stages, owner=rep)
+    deal = make_deal(db, stages, owner=rep)
     move_deal(deal, stages["Qualified"], by=rep, version=deal.version)
     db.session.commit()
     assert count_rows(db, StageChange) == 1
@@ -434,7 +411,7 @@ def test_move_deal__follow_up_task_only_when_the_stage_has_followup_days(app, db
     """Is a follow-up task made only for stages with follow-up days, due N days later,
     for the owner?"""
     rep = users["sales"]
-    deal = _deal(db, stages, title="Chase", owner=rep, stage="Lead")  # Lead: no follow-up
+    deal = make_deal(db, stages, title="Chase", owner=rep, stage="Lead")  # Lead: no follow-up
     assert count_rows(db, Activity) == 0
     before = utcnow()
     move_deal(deal, stages["Proposal"], by=users["admin"], version=deal.version)  # 7 days
@@ -451,7 +428,7 @@ def test_move_deal__follow_up_task_only_when_the_stage_has_followup_days(app, db
 
 def test_move_deal__no_follow_up_without_an_owner(app, db, users, stages):
     """Is no task made for an unassigned deal (nobody to give it to)?"""
-    deal = _deal(db, stages, owner=None, stage="Lead")
+    deal = make_deal(db, stages, owner=None, stage="Lead")
     move_deal(deal, stages["Proposal"], by=users["sales"], version=deal.version)
     db.session.commit()
     assert count_rows(db, Activity) == 0
@@ -460,7 +437,7 @@ def test_move_deal__no_follow_up_without_an_owner(app, db, users, stages):
 def test_move_deal__refuses_lost_without_reason_stale_version_and_strangers(app, db, users,
                                                                             stages):
     """Does move_deal refuse Lost without a reason, a stale version and another rep?"""
-    deal = _deal(db, stages, owner=users["admin"])
+    deal = make_deal(db, stages, owner=users["admin"])
     with pytest.raises(NotAllowed):
         move_deal(deal, stages["Proposal"], by=users["sales"], version=deal.version)
     with pytest.raises(Conflict):
@@ -482,22 +459,22 @@ def test_move_deal__refuses_lost_without_reason_stale_version_and_strangers(app,
 def test_weighted_amount__rounds_half_up_to_the_cent(app, db, users, stages, amount,
                                                      probability, weighted):
     """Is the weighted amount amount x probability, rounded half-up to the cent?"""
-    deal = _deal(db, stages, amount=amount, probability_override=probability)
+    deal = make_deal(db, stages, amount=amount, probability_override=probability)
     assert deal.weighted_amount == Decimal(weighted)
 
 
 def test_weighted_amount__uses_the_stage_probability_without_override(app, db, users, stages):
     """Without an override, is the stage's probability used?"""
-    deal = _deal(db, stages, amount="200.00", stage="Proposal")
+    deal = make_deal(db, stages, amount="200.00", stage="Proposal")
     assert deal.probability == 50 and deal.weighted_amount == Decimal("100.00")
 
 
 def test_may_change_deal__admin_any_rep_own_or_unassigned(app, db, users, stages):
     """May admins change any deal, reps their own and unassigned ones, others none?"""
     rep, admin = users["sales"], users["admin"]
-    own = _deal(db, stages, owner=rep)
-    unassigned = _deal(db, stages, owner=None)
-    admins = _deal(db, stages, owner=admin)
+    own = make_deal(db, stages, owner=rep)
+    unassigned = make_deal(db, stages, owner=None)
+    admins = make_deal(db, stages, owner=admin)
     assert may_change_deal(admin, own) and may_change_deal(admin, admins)
     assert may_change_deal(rep, own) and may_change_deal(rep, unassigned)
     assert not may_change_deal(rep, admins)
@@ -522,7 +499,7 @@ def test_update_deal__a_rep_reassigning_and_moving_gives_the_task_to_the_new_own
         app, db, users, stages):
     """When an edit changes both owner and stage, does the follow-up go to the new owner?"""
     rep, admin = users["sales"], users["admin"]
-    deal = _deal(db, stages, owner=rep, stage="Lead")
+    deal = make_deal(db, stages, owner=rep, stage="Lead")
     update_deal(deal, by=rep, version=deal.version, customer=deal.customer, title=deal.title,
                 owner=admin, stage=stages["Proposal"], amount=deal.amount)
     db.session.commit()
@@ -534,7 +511,7 @@ def test_update_deal__a_rep_reassigning_and_moving_gives_the_task_to_the_new_own
 def test_pages__carry_no_inline_script_or_style(client, login, db, users, stages):
     """Do the board, deal, deal form and stages pages carry no inline script, style or handler?"""
     me = login("admin")
-    deal = _deal(db, stages, owner=me)
+    deal = make_deal(db, stages, owner=me)
     for url in ("/pipeline/", f"/pipeline/deals/{deal.id}", f"/pipeline/deals/{deal.id}/edit",
                 "/pipeline/deals/new", "/pipeline/stages"):
         response = client.get(url)

@@ -15,25 +15,10 @@ from models.pipeline import (
     add_stage,
     create_deal,
     delete_stage,
-    ensure_stages,
     move_deal,
     update_stage,
 )
-from tests.helpers import count_rows, make_customer, snapshot
-
-
-@pytest.fixture
-def stages(db):
-    made = {s.name: s for s in ensure_stages()}
-    db.session.commit()
-    return made
-
-
-def _records(db) -> dict:
-    state = snapshot(db)
-    for bookkeeping in ("login_attempts", "user_sessions"):
-        state.pop(bookkeeping, None)
-    return state
+from tests.helpers import business_rows, count_rows, make_customer
 
 
 def _stage_form(stage, **overrides) -> dict:
@@ -141,12 +126,12 @@ def test_stage_edit__bad_input_is_422_and_writes_nothing(client, login, db, user
                                                          field, value, message):
     """Is bad stage input refused (422) beside its field, nothing written?"""
     login("admin")
-    before = _records(db)
+    before = business_rows(db)
     response = client.post("/pipeline/stages/save",
                            data=_stage_form(stages["Lead"], **{field: value}))
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
-    assert _records(db) == before
+    assert business_rows(db) == before
 
 
 def test_stage_edit__stale_version_is_409(client, login, db, users, stages):
@@ -156,11 +141,11 @@ def test_stage_edit__stale_version_is_409(client, login, db, users, stages):
     form = _stage_form(lead, name="Mine")
     lead.probability = 11
     db.session.commit()
-    before = _records(db)
+    before = business_rows(db)
     response = client.post("/pipeline/stages/save", data=form)
     assert response.status_code == 409
     assert "after you opened it" in response.get_data(as_text=True)
-    assert _records(db) == before
+    assert business_rows(db) == before
 
 
 @pytest.mark.parametrize("stage_id", ["999", "abc", ""])
@@ -191,11 +176,11 @@ def test_stage_add__adds_an_open_stage(client, login, db, users, stages):
 def test_stage_add__bad_input_is_422(client, login, db, users, stages, field, value, message):
     """Is a new stage with bad input refused (422), nothing written?"""
     login("admin")
-    before = _records(db)
+    before = business_rows(db)
     response = client.post("/pipeline/stages/add", data=_new_stage_form(**{field: value}))
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
-    assert _records(db) == before
+    assert business_rows(db) == before
 
 
 def test_stage_add__html_in_the_name_is_escaped(client, login, db, users, stages):
@@ -226,22 +211,22 @@ def test_stage_delete__a_stage_with_deals_is_refused(client, login, db, users, s
     body = client.get("/pipeline/stages").get_data(as_text=True)
     assert "Remove<span class=\"visually-hidden\"> Proposal" not in body
     assert "Remove<span class=\"visually-hidden\"> Lead" in body
-    before = _records(db)
+    before = business_rows(db)
     response = client.post("/pipeline/stages/delete", data={"stage_id": stages["Proposal"].id})
     assert response.status_code == 422
     assert "Deals are in Proposal" in response.get_data(as_text=True)
-    assert _records(db) == before
+    assert business_rows(db) == before
 
 
 @pytest.mark.parametrize("outcome", ["Won", "Lost"])
 def test_stage_delete__won_and_lost_are_never_removed(client, login, db, users, stages, outcome):
     """Is removing the won or the lost stage refused (there must be exactly one)?"""
     login("admin")
-    before = _records(db)
+    before = business_rows(db)
     response = client.post("/pipeline/stages/delete", data={"stage_id": stages[outcome].id})
     assert response.status_code == 422
     assert "cannot be removed" in response.get_data(as_text=True)
-    assert _records(db) == before
+    assert business_rows(db) == before
 
 
 def test_delete_stage__refuses_a_stage_deals_passed_through(app, db, users, stages):
