@@ -124,7 +124,9 @@ def create_app(config: dict | None = None) -> Flask:
     from blueprints.accounts import bp as accounts_bp
     from blueprints.admin import bp as admin_bp
     from blueprints.auth import bp as auth_bp
+    from blueprints.catalog import bp as catalog_bp
     from blueprints.dashboard import bp as dashboard_bp
+    from blueprints.orders import bp as orders_bp
     from blueprints.pipeline import bp as pipeline_bp
 
     app.register_blueprint(auth_bp)
@@ -132,6 +134,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(pipeline_bp)
+    app.register_blueprint(catalog_bp)
+    app.register_blueprint(orders_bp)
 
     import cli
 

@@ -49,7 +49,7 @@ def get_metadata():
 def render_item(type_, obj, autogen_context):
     """Write our Money type as the BIGINT it is stored as: migrations stay
     independent of application code."""
-    if type_ == "type" and type(obj).__name__ == "Money":
+    if type_ == "type" and type(obj).__name__ in ("Money", "Quantity"):
         return "sa.BigInteger()"
     return False
 

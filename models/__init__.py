@@ -27,6 +27,7 @@ db = SQLAlchemy(model_class=Base)
 from models.activities import Activity  # noqa: E402
 from models.audit import AuditEntry  # noqa: E402
 from models.cases import CaseComment, CreditRequest, SupportCase  # noqa: E402
+from models.catalog import Product, Supplier, SupplierContact, TaxRate  # noqa: E402
 from models.company import CompanySettings  # noqa: E402
 from models.contracts import Contract  # noqa: E402
 from models.customers import (  # noqa: E402
@@ -37,6 +38,22 @@ from models.customers import (  # noqa: E402
 )
 from models.errors import Conflict, DomainError, NotAllowed  # noqa: E402
 from models.pipeline import Campaign, Deal, Stage, StageChange  # noqa: E402
+from models.purchasing import (  # noqa: E402
+    PurchaseLine,
+    PurchaseOrder,
+    Receipt,
+    ReceiptLine,
+    VendorBill,
+)
+from models.sequences import DocumentCounter  # noqa: E402
+from models.stock import (  # noqa: E402
+    Location,
+    ProductStock,
+    StockCount,
+    StockCountLine,
+    StockLevel,
+    StockMove,
+)
 from models.types import Money  # noqa: E402
 from models.users import ROLES, LoginAttempt, User, UserSession  # noqa: E402
 
@@ -66,4 +83,20 @@ __all__ = [
     "SupportCase",
     "CaseComment",
     "CreditRequest",
+    "TaxRate",
+    "Supplier",
+    "SupplierContact",
+    "Product",
+    "Location",
+    "StockMove",
+    "StockLevel",
+    "ProductStock",
+    "StockCount",
+    "StockCountLine",
+    "DocumentCounter",
+    "PurchaseOrder",
+    "PurchaseLine",
+    "Receipt",
+    "ReceiptLine",
+    "VendorBill",
 ]

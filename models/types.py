@@ -81,3 +81,36 @@ class Money(TypeDecorator):
     def coerce_compared_value(self, op, value):
         # Compare against literals through our own bind processing (scaled integers).
         return self
+
+
+class Quantity(Money):
+    """A quantity of a product: three decimals (kilograms to the gram), exact in SQL."""
+
+    cache_ok = True
+
+    def __init__(self, scale: int = 3):
+        super().__init__(scale)
+
+
+def parse_quantity(text: str, *, whole: bool, allow_zero: bool = False) -> Decimal:
+    """Parse a typed quantity, refusing junk, negatives, and fractions of whole units.
+
+    whole: the unit is counted in whole pieces (no "1.5 boxes").
+    Raises ValueError with a sentence a person can act on.
+    """
+    try:
+        value = parse_money(text, places=3)
+    except ValueError as exc:
+        if str(exc).startswith("Use at most"):
+            raise ValueError("Use at most 3 decimals.") from None
+        if str(exc) == "Enter an amount.":
+            raise ValueError("Enter a quantity.") from None
+        raise
+    if value < 0:
+        raise ValueError("Enter a quantity of zero or more." if allow_zero
+                         else "Enter a quantity above zero.")
+    if value == 0 and not allow_zero:
+        raise ValueError("Enter a quantity above zero.")
+    if whole and value != value.to_integral_value():
+        raise ValueError("This unit is counted in whole pieces.")
+    return value

@@ -1,0 +1,3 @@
+"""(being written)"""
+
+from blueprints.catalog import bp  # noqa: F401

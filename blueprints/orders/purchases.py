@@ -1,0 +1,3 @@
+"""(being written)"""
+
+from blueprints.orders import bp  # noqa: F401
