@@ -117,6 +117,16 @@ def demo_command() -> None:
         click.echo("Demo data loaded.")
     else:
         click.echo("Demo data is already there.")
+    from models.catalog import Product
+
+    if db.session.scalar(select(Product.id).limit(1)) is None:
+        from demo import load_demo_catalog
+
+        users = {user.role: user for user in db.session.scalars(
+            select(User).where(User.email.in_([email for email, _, _ in DEMO_USERS])))}
+        load_demo_catalog(users)
+        db.session.commit()
+        click.echo("Demo catalog, stock and purchase orders loaded.")
     click.echo(f"Sign in with any of these (password: {DEMO_PASSWORD}; demo data only):")
     for email, role, _ in DEMO_USERS:
         click.echo(f"  {email:<24} {role}")

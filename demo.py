@@ -93,3 +93,125 @@ def load_demo_pipeline(users: dict, customers: dict) -> None:
                  value=Decimal("12000.00"), currency="EUR"),
     ])
     db.session.flush()
+
+
+# --- The supply side ----------------------------------------------------------------------
+
+# sku, name, kind, unit, list price, cost, tax, reorder point, reorder qty, supplier, stock
+PRODUCTS = [
+    ("ESP-200", "Espresso machine, two groups", "stocked", "pc", "2450.00", "1380.00",
+     "Standard 20%", 2, 4, "Caffè Tecnica Srl", 5),
+    ("GRD-60", "Coffee grinder 60 mm", "stocked", "pc", "690.00", "355.00",
+     "Standard 20%", 3, 6, "Caffè Tecnica Srl", 2),
+    ("SHF-180", "Steel shelving unit 180 cm", "stocked", "pc", "289.00", "142.50",
+     "Standard 20%", 10, 20, "Northern Steel Ltd", 34),
+    ("SHF-BIN", "Shelf bin, stackable", "stocked", "box", "39.90", "14.20",
+     "Standard 20%", 20, 50, "Northern Steel Ltd", 12),
+    ("TRL-900", "Workshop trolley 900 kg", "stocked", "pc", "540.00", "298.00",
+     "Standard 20%", 2, 5, "Northern Steel Ltd", 7),
+    ("CBL-CU", "Copper cable 2.5 mm², by the metre", "stocked", "m", "1.85", "0.7420",
+     "Standard 20%", 200, 500, "Northern Steel Ltd", 640.5),
+    ("PAP-A4", "Copier paper A4, box of 5 reams", "stocked", "box", "24.50", "11.90",
+     "Standard 20%", 40, 100, "Nordic Paper AB", 65),
+    ("PAP-REC", "Recycled paper A4, box of 5 reams", "stocked", "box", "26.90", "13.40",
+     "Standard 20%", 20, 60, "Nordic Paper AB", 8),
+    ("TON-HP", "Toner cartridge, black", "stocked", "pc", "89.00", "41.00",
+     "Standard 20%", 12, 24, "Nordic Paper AB", 30),
+    ("BEAN-1", "Espresso beans, house blend", "stocked", "kg", "21.00", "9.8500",
+     "Reduced 5%", 25, 60, "Caffè Tecnica Srl", 48.25),
+    ("SVC-INST", "Installation, per hour", "service", "h", "85.00", "0", "Standard 20%",
+     0, 0, None, 0),
+    ("SVC-MAINT", "Annual maintenance plan", "service", "pc", "480.00", "0", "Standard 20%",
+     0, 0, None, 0),
+    ("OLD-GRD", "Grinder 50 mm (discontinued)", "stocked", "pc", "520.00", "300.00",
+     "Standard 20%", 0, 0, "Caffè Tecnica Srl", 0),
+]
+
+SUPPLIERS = [
+    # name, email, city, country, currency, terms, contact
+    ("Caffè Tecnica Srl", "ordini@caffetecnica.example.org", "Milano", "Italy", "EUR", 30,
+     ("Giulia Bianchi", "Export sales")),
+    ("Northern Steel Ltd", "orders@northernsteel.example.org", "Sheffield", "United Kingdom",
+     "GBP", 45, ("Tom Hardy", "Account manager")),
+    ("Nordic Paper AB", "order@nordicpaper.example.org", "Göteborg", "Sweden", "SEK", 30,
+     ("Karin Lund", "Customer service")),
+]
+RATES = {"EUR": "1", "GBP": "1.170000", "SEK": "0.087000"}
+
+
+def load_demo_catalog(users: dict) -> None:
+    """Add the supply-side demo data through the same rules the app uses: tax rates,
+    suppliers, locations, products, stock received on purchase orders (one partly), a
+    draft and a sent order, a vendor bill and a stock count."""
+    from models.catalog import Supplier, SupplierContact, TaxRate, create_product
+    from models.purchasing import (
+        LineInput,
+        create_purchase_order,
+        draft_orders_from_reorder,
+        receive,
+        record_bill,
+        send_order,
+    )
+    from models.stock import add_location, ensure_locations, location, move_stock, record_count
+
+    ops = users.get("operations")
+    today = utcnow().date()
+    taxes = {}
+    for name, percent in (("Standard 20%", "20"), ("Reduced 5%", "5"), ("Zero-rated", "0")):
+        taxes[name] = TaxRate(name=name, percent=Decimal(percent))
+        db.session.add(taxes[name])
+    suppliers = {}
+    for name, email, city, country, currency, terms, (person, role) in SUPPLIERS:
+        supplier = Supplier(email=email, city=city, country=country, currency=currency,
+                            payment_terms_days=terms)
+        supplier.set_name(name)
+        supplier.contacts.append(SupplierContact(name=person, role=role, email=email))
+        db.session.add(supplier)
+        suppliers[name] = supplier
+    db.session.flush()
+    ensure_locations()
+    shelf_a = add_location(code="WH/SHELF-A", name="Shelf A", parent=location("WH"))
+    add_location(code="WH/SHELF-B", name="Shelf B", parent=location("WH"))
+    products = {}
+    for (sku, name, kind, unit, price, cost, tax, point, qty, supplier, _) in PRODUCTS:
+        products[sku] = create_product(
+            sku=sku, name=name, kind=kind, unit=unit, list_price=Decimal(price),
+            cost=Decimal(cost), tax_rate=taxes[tax], reorder_point=Decimal(point),
+            reorder_qty=Decimal(qty), preferred_supplier=suppliers.get(supplier),
+            description=f"{name}. Demo catalogue item.")
+    products["OLD-GRD"].active = False
+
+    # The opening stock arrived on one order per supplier, received and billed.
+    for supplier_name, supplier in suppliers.items():
+        lines = [LineInput(product=products[sku], quantity=Decimal(str(stock)),
+                           unit_cost=Decimal(cost) / Decimal(RATES[supplier.currency]))
+                 for (sku, _, kind, _, _, cost, _, _, _, s_name, stock) in PRODUCTS
+                 if s_name == supplier_name and stock]
+        lines = [LineInput(product=line.product, quantity=line.quantity,
+                           unit_cost=line.unit_cost.quantize(Decimal("0.0001")))
+                 for line in lines]
+        order = create_purchase_order(supplier, by=ops, lines=lines,
+                                      exchange_rate=Decimal(RATES[supplier.currency]),
+                                      expected_on=today - timedelta(days=30),
+                                      notes="Opening stock.")
+        send_order(order)
+        receive(order, {line.id: line.quantity for line in order.lines}, by=ops,
+                received_on=today - timedelta(days=28))
+        record_bill(order, supplier_ref=f"{supplier_name[:3].upper()}-{order.id:04d}",
+                    bill_date=today - timedelta(days=27), net=order.received_net,
+                    tax=order.received_tax, by=users.get("finance"))
+    # Some stock lives on shelf A; a count found two bins missing.
+    move_stock(products["SHF-BIN"], Decimal(4), location("WH/STOCK"), shelf_a, by=ops,
+               reason="Pick face refill")
+    record_count(shelf_a, {products["SHF-BIN"]: Decimal(2)}, reason="Monthly count", by=ops)
+    # A sent order, partly received; and the reorder screen's draft for what runs low.
+    order = create_purchase_order(suppliers["Caffè Tecnica Srl"], by=ops,
+                                  expected_on=today + timedelta(days=5),
+                                  lines=[LineInput(product=products["GRD-60"],
+                                                   quantity=Decimal(6)),
+                                         LineInput(product=products["BEAN-1"],
+                                                   quantity=Decimal("20"))])
+    send_order(order)
+    receive(order, {order.lines[1].id: Decimal("12.5")}, by=ops)
+    draft_orders_from_reorder([products["PAP-REC"].id], by=ops)
+    db.session.flush()

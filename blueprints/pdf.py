@@ -11,13 +11,21 @@ fonts are the machine's own (no web fonts).
 """
 
 import threading
+import warnings
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from flask import Response, current_app, render_template
-from weasyprint import CSS, HTML
-from weasyprint.text.fonts import FontConfiguration
-from weasyprint.urls import URLFetcher
+
+# WeasyPrint warns at import when the system lacks libharfbuzz-subset (an optional
+# library it will require later); PDFs render without it, and the test suite turns
+# warnings into errors, so that one notice is silenced here.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="HarfBuzz-Subset will be required",
+                            category=DeprecationWarning)
+    from weasyprint import CSS, HTML
+    from weasyprint.text.fonts import FontConfiguration
+    from weasyprint.urls import URLFetcher
 
 _lock = threading.Lock()
 _shared: dict = {}

@@ -20,7 +20,7 @@ from models.users import User, utcnow
 
 # Bookkeeping columns whose changes are noise in a history.
 _SKIP = frozenset({"version", "updated_at", "updated_by_id", "created_at", "created_by_id",
-                   "search_name", "email_domain"})
+                   "search_name", "email_domain", "sku_key", "supplier_ref_key"})
 
 
 class AuditEntry(db.Model):

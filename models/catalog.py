@@ -40,6 +40,7 @@ UNITS = {
 }
 CATALOG_ROLES = ("admin", "operations")  # who edits products, suppliers, tax rates
 SKU_MAX = 64
+NAME_MAX = 200  # products.name is String(200)
 
 
 def unit_is_whole(unit: str) -> bool:
@@ -221,10 +222,16 @@ class Product(Versioned, db.Model):
     def unit_label(self) -> str:
         return UNITS.get(self.unit, (self.unit, True))[0]
 
+    @property
+    def unit_label_plural(self) -> str:
+        label = self.unit_label
+        return f"{label}es" if label.endswith(("x", "s")) else f"{label}s"
+
     def check_quantity(self, quantity: Decimal, field: str = "quantity") -> None:
         """Refuse a fraction of a whole-piece unit."""
         if self.whole_units and quantity != quantity.to_integral_value():
-            raise DomainError(f"{self.sku} is counted in whole {self.unit_label}s.", field=field)
+            raise DomainError(f"{self.sku} is counted in whole {self.unit_label_plural}.",
+                              field=field)
 
 
 def product_by_sku(sku: str) -> Product | None:
@@ -259,6 +266,8 @@ def set_product_fields(product: Product, *, sku: str, name: str, description: st
     name = (name or "").strip()
     if not name:
         raise DomainError("Enter a name.", field="name")
+    if len(name) > NAME_MAX:
+        raise DomainError(f"Use at most {NAME_MAX} characters.", field="name")
     if kind not in KINDS:
         raise DomainError("Choose stocked or service.", field="kind")
     if unit not in UNITS:
@@ -278,7 +287,7 @@ def set_product_fields(product: Product, *, sku: str, name: str, description: st
                           field="kind")
     if has_history and unit != product.unit:
         raise DomainError("This product has stock moves in "
-                          f"{product.unit_label}s; its unit cannot change.", field="unit")
+                          f"{product.unit_label_plural}; its unit cannot change.", field="unit")
     product.sku = sku
     product.sku_key = sku_key(sku)
     product.name = name

@@ -35,7 +35,14 @@ from models.catalog import Product, Supplier, TaxRate
 from models.company import CompanySettings
 from models.errors import DomainError
 from models.sequences import next_number
-from models.stock import Location, ProductStock, StockMove, default_stock_location, receive_stock
+from models.stock import (
+    Location,
+    ProductStock,
+    StockMove,
+    default_stock_location,
+    lock_product,
+    receive_stock,
+)
 from models.types import Money, Quantity, round_money
 from models.users import User, utcnow
 from models.versioned import Versioned
@@ -338,6 +345,8 @@ def create_purchase_order(supplier: Supplier, *, by: User | None = None,
     base = CompanySettings.current().base_currency
     rate = Decimal("1") if exchange_rate is None else exchange_rate
     _check_rate(rate, supplier.currency, base)
+    if location is not None and not location.is_internal:
+        raise DomainError("Receive into a location that holds stock.", field="location_id")
     order = PurchaseOrder(
         number=next_number("PO", utcnow().year), supplier=supplier, status="draft",
         currency=supplier.currency, exchange_rate=rate.quantize(Decimal("0.000001")),
@@ -387,8 +396,10 @@ def add_line(order: PurchaseOrder, given: LineInput) -> PurchaseLine:
     _require_draft(order)
     if len(order.lines) >= MAX_LINES:
         raise DomainError(f"An order has at most {MAX_LINES} lines.")
-    line = PurchaseLine(order=order, position=len(order.lines) + 1)
-    _set_line(line, given)
+    line = PurchaseLine(position=len(order.lines) + 1)
+    _set_line(line, given, order)
+    # Attached only once valid: a refused line must not linger in order.lines.
+    line.order = order
     db.session.add(line)
     db.session.flush()
     return line
@@ -396,7 +407,7 @@ def add_line(order: PurchaseOrder, given: LineInput) -> PurchaseLine:
 
 def update_line(line: PurchaseLine, given: LineInput) -> PurchaseLine:
     _require_draft(line.order)
-    return _set_line(line, given)
+    return _set_line(line, given, line.order)
 
 
 def remove_line(line: PurchaseLine) -> None:
@@ -408,7 +419,7 @@ def remove_line(line: PurchaseLine) -> None:
         other.position = position
 
 
-def _set_line(line: PurchaseLine, given: LineInput) -> PurchaseLine:
+def _set_line(line: PurchaseLine, given: LineInput, order: PurchaseOrder) -> PurchaseLine:
     product = given.product
     description = (given.description or "").strip()
     if product is None and not description:
@@ -421,7 +432,9 @@ def _set_line(line: PurchaseLine, given: LineInput) -> PurchaseLine:
         product.check_quantity(given.quantity)
     unit_cost = given.unit_cost
     if unit_cost is None:
-        unit_cost = product.cost if product is not None else Decimal(0)
+        # the product's cost is in the base currency; the order is in the supplier's
+        unit_cost = (round_money(product.cost / order.exchange_rate, 4)
+                     if product is not None else Decimal(0))
     if unit_cost < 0:
         raise DomainError("Enter a unit cost of zero or more.", field="unit_cost")
     tax_rate = given.tax_rate
@@ -451,6 +464,7 @@ def send_order(order: PurchaseOrder, *, version=None) -> PurchaseOrder:
 
 def cancel_order(order: PurchaseOrder, *, reason: str, version=None) -> PurchaseOrder:
     """Cancel an order nothing has been received for."""
+    lock_order(order)  # a receipt committed meanwhile must be seen
     if version is not None:
         order.check_version(version)
     if order.status == "cancelled":
@@ -515,6 +529,11 @@ def receive(order: PurchaseOrder, quantities: dict[int, Decimal], *, by: User | 
                 f"That is more than ordered ({_qty(line.quantity)} ordered, "
                 f"{_qty(line.received)} already received). Tick “accept more than "
                 "ordered” to receive it anyway.", field=field)
+    # Lock the products in one order (by id) before any moves: two receipts listing the
+    # same products in different orders then queue instead of deadlocking (PostgreSQL).
+    for product in sorted({lines[i].product for i in wanted if lines[i].is_stocked},
+                          key=lambda p: p.id):
+        lock_product(product)
     receipt = Receipt(order=order, received_on=received_on or date.today(), location=target,
                       note=(note or "").strip()[:500], received_by_id=by.id if by else None)
     db.session.add(receipt)
@@ -664,12 +683,39 @@ def draft_orders_from_reorder(product_ids, *, by: User | None = None,
     orders = []
     for supplier_id in sorted(by_supplier):
         supplier = db.session.get(Supplier, supplier_id)
-        order = create_purchase_order(supplier, by=by, notes="From the reorder list.")
+        order = create_purchase_order(supplier, by=by, notes="From the reorder list.",
+                                      exchange_rate=_last_rate(supplier))
         for suggestion in by_supplier[supplier_id]:
             quantity = (quantities or {}).get(suggestion.product.id) or suggestion.quantity
-            add_line(order, LineInput(product=suggestion.product, quantity=quantity))
+            add_line(order, LineInput(product=suggestion.product, quantity=quantity,
+                                      unit_cost=_last_price(suggestion.product, order)))
         orders.append(order)
     return orders
+
+
+def _last_rate(supplier: Supplier) -> Decimal | None:
+    """The exchange rate of the supplier's latest order (None: 1, or none yet)."""
+    if supplier.currency == CompanySettings.current().base_currency:
+        return None
+    return db.session.scalar(
+        select(PurchaseOrder.exchange_rate).where(PurchaseOrder.supplier_id == supplier.id,
+                                                  PurchaseOrder.status != "cancelled")
+        .order_by(PurchaseOrder.id.desc()).limit(1))
+
+
+def _last_price(product: Product, order: PurchaseOrder) -> Decimal:
+    """What we last paid this supplier for the product, in their currency; failing
+    that, the product's cost converted at the order's rate."""
+    last = db.session.scalar(
+        select(PurchaseLine.unit_cost)
+        .join(PurchaseOrder, PurchaseOrder.id == PurchaseLine.order_id)
+        .where(PurchaseLine.product_id == product.id,
+               PurchaseOrder.supplier_id == order.supplier_id,
+               PurchaseOrder.id != order.id, PurchaseOrder.status != "cancelled")
+        .order_by(PurchaseOrder.id.desc(), PurchaseLine.id.desc()).limit(1))
+    if last is not None:
+        return last
+    return round_money(product.cost / order.exchange_rate, 4)
 
 
 def open_orders_for_product(product_id: int) -> list[PurchaseLine]:

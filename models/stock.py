@@ -145,10 +145,13 @@ def default_stock_location() -> Location:
     active internal location."""
     ensure_locations()
     found = db.session.scalar(select(Location).where(
-        Location.code == "WH/STOCK", Location.active.is_(True)))
-    return found or db.session.scalar(
+        Location.code == "WH/STOCK", Location.active.is_(True))) or db.session.scalar(
         select(Location).where(Location.kind == "internal", Location.active.is_(True))
         .order_by(Location.id).limit(1))
+    if found is None:
+        raise DomainError("No stock location is active; restore one on the locations page.",
+                          field="location_id")
+    return found
 
 
 def internal_locations(active_only: bool = True) -> list[Location]:
@@ -177,6 +180,33 @@ def add_location(*, code: str, name: str, parent: Location | None = None) -> Loc
     found = Location(code=code, name=name, kind="internal", parent=parent)
     db.session.add(found)
     db.session.flush()
+    return found
+
+
+def update_location(found: Location, *, name: str, active: bool, version) -> Location:
+    """Rename a location, or archive or restore it (version-checked).
+
+    Only a location that holds stock (internal) can be archived, and only when nothing is
+    on hand or reserved there: move its stock elsewhere first."""
+    found.check_version(version)
+    name = (name or "").strip()
+    if not name:
+        raise DomainError("Enter a name.", field="name")
+    if len(name) > 100:
+        raise DomainError("Use at most 100 characters.", field="name")
+    if not active and found.active:
+        if not found.is_internal:
+            raise DomainError(f"{found.code} is needed by Tandem; only locations that hold "
+                              "stock can be archived.", field="active")
+        held = db.session.scalar(select(func.count()).select_from(StockLevel).where(
+            StockLevel.location_id == found.id,
+            (StockLevel.on_hand != 0) | (StockLevel.reserved != 0)))
+        if held:
+            raise DomainError(f"{found.code} still holds {held} product"
+                              f"{'s' if held != 1 else ''}; move the stock elsewhere before "
+                              "archiving it.", field="active")
+    found.name = name
+    found.active = bool(active)
     return found
 
 
@@ -209,7 +239,9 @@ class StockMove(db.Model):
                                                              ondelete="RESTRICT"))
     to_location_id: Mapped[int] = mapped_column(ForeignKey("locations.id",
                                                            ondelete="RESTRICT"))
-    state: Mapped[str] = mapped_column(String(10), default="draft")
+    # active_history: setting the state of a loaded-then-expired move still records the
+    # state it had, which the history guard below needs
+    state: Mapped[str] = mapped_column(String(10), default="draft", active_history=True)
     unit_cost: Mapped[Decimal] = mapped_column(Money(4), default=Decimal("0.0000"))
     source_type: Mapped[str] = mapped_column(String(20), default="manual")
     source_id: Mapped[int | None] = mapped_column(Integer)
@@ -245,8 +277,13 @@ def _refuse_changing_history(session, flush_context, instances):
                 raise DomainError("A done or cancelled stock move is never changed; "
                                   "correct it with a new move.")
     for obj in session.deleted:
-        if isinstance(obj, StockMove) and obj.state in ("done", "reserved"):
-            raise DomainError("A stock move is never deleted; correct it with a new move.")
+        if isinstance(obj, StockMove):
+            # only a draft (never reserved, never done) may go; judged by the state as
+            # loaded, so setting it back to "draft" first does not help
+            committed = inspect(obj).attrs.state.history.deleted
+            if obj.state != "draft" or (committed and committed[0] != "draft"):
+                raise DomainError("A stock move is never deleted; correct it with a new "
+                                  "move.")
 
 
 class StockLevel(db.Model):
@@ -411,6 +448,36 @@ def move_stock(product: Product, quantity: Decimal, source: Location, target: Lo
     return move
 
 
+def manual_move(product: Product, quantity: Decimal, source: Location, target: Location, *,
+                reason: str, by: User | None = None) -> StockMove:
+    """A move a person types: a transfer between locations that hold stock, a write-off
+    to the adjustment location, or a take-in from it. Needs a reason; refused from or to
+    an archived location, and it never takes stock reserved for documents (only what is
+    available at the source moves)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("Say why (\"moved to shelf A\", \"damaged in storage\").",
+                          field="reason")
+    for found, field in ((source, "from_location_id"), (target, "to_location_id")):
+        if found.kind not in ("internal", "adjustment"):
+            raise DomainError("Move between locations that hold stock, or to or from the "
+                              "inventory adjustment.", field=field)
+        if not found.active:
+            raise DomainError(f"{found.code} is archived.", field=field)
+    _check_move(product, quantity, source, target)
+    if source.is_internal:
+        lock_product(product)
+        level = _level(product.id, source.id)
+        if level.reserved > 0 and quantity > level.available:
+            free = max(level.available, ZERO)
+            raise DomainError(
+                f"Only {free.normalize():f} {product.unit} of {product.sku} at {source.code} "
+                f"is free; {level.reserved.normalize():f} is reserved for orders.",
+                field="quantity")
+    return move_stock(product, quantity, source, target, by=by, reason=reason,
+                      source_type="manual")
+
+
 def receive_stock(product: Product, quantity: Decimal, unit_cost: Decimal, *,
                   to: Location | None = None, by: User | None = None,
                   source_type: str = "receipt", source_id: int | None = None,
@@ -424,10 +491,13 @@ def receive_stock(product: Product, quantity: Decimal, unit_cost: Decimal, *,
         raise DomainError("Receive into a location that holds stock.", field="location_id")
     if unit_cost is None or unit_cost < 0:
         raise DomainError("Enter a unit cost of zero or more.", field="unit_cost")
+    # rounded once: the average uses the cost the move records, so a replay of the
+    # moves gives the same figure
+    unit_cost = unit_cost.quantize(COST_PLACES, rounding=ROUND_HALF_UP)
     totals = lock_product(product)
     product.cost = moving_average(totals.on_hand, product.cost, quantity, unit_cost)
     move = _new_move(product, quantity, source, target, state="draft",
-                     unit_cost=unit_cost.quantize(COST_PLACES, rounding=ROUND_HALF_UP),
+                     unit_cost=unit_cost,
                      source_type=source_type, source_id=source_id, reference=reference,
                      reason=reason, by=by)
     _apply_done(move, product, totals, was_reserved=False)
@@ -531,6 +601,8 @@ def cancel_move(move: StockMove, *, by: User | None = None) -> StockMove:
         raise DomainError("A done move cannot be cancelled; correct it with a new move.")
     totals = lock_product(move.product)
     db.session.refresh(move)
+    if move.state == "done":  # shipped by someone else while we waited for the lock
+        raise DomainError("A done move cannot be cancelled; correct it with a new move.")
     if move.state == "reserved":
         level = _level(move.product_id, move.from_location_id)
         level.reserved -= move.quantity
@@ -599,6 +671,11 @@ def record_count(at: Location, counted: dict[Product, Decimal], *, reason: str,
     count = StockCount(location=at, reason=reason[:200], counted_by_id=by.id if by else None)
     db.session.add(count)
     db.session.flush()
+    # Lock the products in id order, the order every multi-product operation uses, so a
+    # count and a receipt of the same products cannot deadlock (PostgreSQL).
+    for product in sorted(counted, key=lambda p: p.id):
+        if product.is_stocked:
+            lock_product(product)
     for product, quantity in sorted(counted.items(), key=lambda item: item[0].sku_key):
         if quantity is None or quantity < 0:
             raise DomainError(f"{product.sku}: enter a counted quantity of zero or more.")

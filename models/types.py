@@ -7,6 +7,7 @@ rows. Rounding is never implicit: a value with more decimals than the column kee
 refused, and callers round with `round_money` (half-up) where the rules say so.
 """
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from sqlalchemy import BigInteger
@@ -15,6 +16,7 @@ from sqlalchemy.types import TypeDecorator
 CENT = Decimal("0.01")
 # The largest amount anyone may type: a trillion, well inside a BIGINT of cents.
 MAX_AMOUNT = Decimal("1e12")
+_THOUSANDS = re.compile(r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?")
 
 
 def round_money(value: Decimal | int | str, places: int = 2) -> Decimal:
@@ -27,7 +29,13 @@ def parse_money(text: str, places: int = 2) -> Decimal:
 
     Raises ValueError with a sentence a person can act on.
     """
-    cleaned = (text or "").strip().replace(",", "").replace(" ", "")
+    cleaned = (text or "").strip().replace(" ", "")
+    if "," in cleaned:
+        # A comma only separates thousands ("1,250.50"); "1,5" is a decimal comma we
+        # refuse rather than read as 15.
+        if not _THOUSANDS.fullmatch(cleaned):
+            raise ValueError("Use a point for decimals, like 1.5.")
+        cleaned = cleaned.replace(",", "")
     if not cleaned:
         raise ValueError("Enter an amount.")
     try:

@@ -96,6 +96,12 @@ def _empty_all_tables(db):
         if IS_POSTGRES:
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
         else:
+            # A self-reference with ON DELETE RESTRICT (locations.parent_id) is checked
+            # row by row on SQLite, even when the whole table goes: unlink first.
+            for table in db.metadata.sorted_tables:
+                for fk in table.foreign_keys:
+                    if fk.column.table is table and fk.parent.nullable:
+                        conn.execute(table.update().values({fk.parent.name: None}))
             for name in tables:
                 conn.execute(text(f"DELETE FROM {name}"))
 

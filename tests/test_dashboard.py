@@ -72,3 +72,36 @@ def test_dashboard__sales_sees_open_deals_forecast_and_followups(client, login, 
     # 1000.00 x 50% + 333.33 x 25% = 500.00 + 83.33 (83.3325 rounded half-up per deal)
     assert "<td>2027-01</td><td class=\"num\">583.33</td>" in body
     assert "Ring them back" in body
+
+
+def test_dashboard__operations_sees_what_runs_low_and_what_is_late(client, login, db):
+    """Does operations see products below their reorder point and late purchase orders,
+    and does sales not?"""
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from models.catalog import Supplier, create_product
+    from models.purchasing import LineInput, create_purchase_order, send_order
+
+    supplier = Supplier(currency="EUR")
+    supplier.set_name("Late Supplies Ltd")
+    db.session.add(supplier)
+    low = create_product(sku="LOW-1", name="Runs low", list_price=Decimal("5.00"),
+                         cost=Decimal("2.00"), tax_rate=None, reorder_point=Decimal(5),
+                         reorder_qty=Decimal(10), preferred_supplier=supplier)
+    create_product(sku="FINE-1", name="Never reordered", list_price=Decimal("5.00"),
+                   cost=Decimal("2.00"), tax_rate=None)
+    order = create_purchase_order(supplier, expected_on=date.today() - timedelta(days=2),
+                                  lines=[LineInput(product=low, quantity=Decimal(3))])
+    send_order(order)
+    db.session.commit()
+    login("operations")
+    body = client.get("/").get_data(as_text=True)
+    low_panel = body.split("Running low")[1].split("</section>")[0]
+    assert "LOW-1" in low_panel and "3 on order" in low_panel and "FINE-1" not in low_panel
+    arriving = body.split("Goods to arrive")[1].split("</section>")[0]
+    assert order.number in arriving and "late" in arriving
+    client.post("/logout")
+    login("sales")
+    body = client.get("/").get_data(as_text=True)
+    assert "Running low" not in body and "Goods to arrive" not in body

@@ -72,3 +72,23 @@ def test_parse_money__refuses_junk(typed):
     """Is junk refused with a message rather than guessed at?"""
     with pytest.raises(ValueError):
         parse_money(typed)
+
+
+@pytest.mark.parametrize("typed", ["1,5", "12,50", "1,2345", ",5", "1,,000"])
+def test_parse_money__refuses_a_decimal_comma(typed):
+    """Is "1,5" refused (with a hint to use a point) instead of silently read as 15?"""
+    from models.types import parse_money
+
+    with pytest.raises(ValueError, match="point"):
+        parse_money(typed)
+
+
+@pytest.mark.parametrize("typed,expected", [("1,250.50", "1250.50"), ("12,000", "12000.00"),
+                                            ("1,234,567.8", "1234567.80")])
+def test_parse_money__reads_thousands_separators(typed, expected):
+    """Are commas that group thousands still read as such?"""
+    from decimal import Decimal
+
+    from models.types import parse_money
+
+    assert parse_money(typed) == Decimal(expected)

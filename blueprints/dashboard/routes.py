@@ -56,10 +56,27 @@ def index():
         deals = _open_deals(current_user.id if mine else None)
         forecast = _forecast(deals)
         due = _followups_due(current_user.id)
-    return render("dashboard/index.html", mine=mine, by_lifecycle=by_lifecycle,
+    reorder, expected = [], []
+    if current_user.role in ("operations", "admin"):
+        reorder, expected = _supply_watch()
+    return render("dashboard/index.html", reorder=reorder, expected=expected,
+                  today=utcnow().date(), mine=mine, by_lifecycle=by_lifecycle,
                   on_hold=on_hold, recent_customers=recent_customers,
                   recent_changes=recent_changes, users=users, deals=deals[:10],
                   open_deal_count=len(deals), forecast=forecast, due=due)
+
+
+def _supply_watch():
+    """What operations watch: products to reorder, and purchase orders still to arrive
+    (soonest expected first; late ones first of all)."""
+    from models.purchasing import PurchaseOrder, reorder_suggestions
+
+    reorder = reorder_suggestions()
+    expected = db.session.scalars(
+        select(PurchaseOrder).where(PurchaseOrder.status.in_(("sent", "partial")))
+        .order_by(PurchaseOrder.expected_on.is_(None), PurchaseOrder.expected_on,
+                  PurchaseOrder.id).limit(8)).unique().all()
+    return reorder, expected
 
 
 def _open_deals(owner_id: int | None) -> list[Deal]:
