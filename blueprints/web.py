@@ -171,6 +171,22 @@ ERROR_TITLES = {
 }
 
 
+def url_page(query, key_col, id_col, *, descending: bool, per_page: int | None = None,
+             key_of=None):
+    """One keyset page of `query` at the cursor the URL carries (?after= or ?before=);
+    a broken or tampered cursor is a 400. per_page defaults to TANDEM_PER_PAGE."""
+    from models.paging import keyset_page
+
+    if per_page is None:
+        per_page = current_app.config.get("TANDEM_PER_PAGE", 25)
+    try:
+        return keyset_page(query, key_col, id_col, descending=descending,
+                           after=request.args.get("after"), before=request.args.get("before"),
+                           per_page=per_page, key_of=key_of)
+    except ValueError as error:
+        abort(400, str(error))
+
+
 def error_page(status: int, message: str) -> Response:
     title = ERROR_TITLES.get(status, "Error")
     template = "errors/_fragment.html" if is_partial() else "errors/page.html"

@@ -1,4 +1,4 @@
-from flask import abort, current_app, flash, request, url_for
+from flask import abort, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
@@ -12,7 +12,7 @@ from blueprints.accounts.forms import (
     RelationshipForm,
 )
 from blueprints.forms import choices
-from blueprints.web import ALL_ROLES, can, is_partial, redirect_to, refuse, render, roles
+from blueprints.web import ALL_ROLES, can, is_partial, redirect_to, refuse, render, roles, url_page
 from models import AuditEntry, Contact, Customer, FinancialAccount, User, db
 from models.activities import last_contacted, timeline
 from models.cases import cases_for_customer
@@ -27,7 +27,6 @@ from models.customers import (
     sort_key_of,
 )
 from models.errors import DomainError
-from models.paging import keyset_page
 from models.pipeline import deals_for_customer
 
 # Who edits what (the design's ownership of the two facets).
@@ -86,13 +85,8 @@ def index():
         on_hold={"yes": True, "no": False}.get(filters["hold"]),
     )
     column, descending = SORTS[filters["sort"]]
-    try:
-        page = keyset_page(query, column, Customer.id, descending=descending,
-                           after=request.args.get("after"), before=request.args.get("before"),
-                           per_page=current_app.config["TANDEM_PER_PAGE"],
-                           key_of=sort_key_of(filters["sort"]))
-    except ValueError as error:
-        abort(400, str(error))
+    page = url_page(query, column, Customer.id,
+                    descending=descending, key_of=sort_key_of(filters["sort"]))
     return render("accounts/index.html", block="results", page=page, filters=filters,
                   owners=_owner_choices(), lifecycles=LIFECYCLES, sorts=SORTS,
                   contacted=last_contacted(c.id for c in page.items))

@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from blueprints.catalog import bp
 from blueprints.catalog.product_forms import ArchiveForm, ImportForm, ProductForm
 from blueprints.forms import choices
-from blueprints.web import ALL_ROLES, can, redirect_to, refuse, render, roles
+from blueprints.web import ALL_ROLES, can, redirect_to, refuse, render, roles, url_page
 from models import AuditEntry, CompanySettings, User, db
 from models.catalog import (
     CATALOG_ROLES,
@@ -38,7 +38,6 @@ from models.catalog_csv import (
     validate_rows,
 )
 from models.errors import DomainError
-from models.paging import keyset_page
 from models.purchasing import open_orders_for_product
 from models.stock import ProductStock, has_stock_history, levels_for, moves_for_product
 from models.types import round_money
@@ -122,13 +121,8 @@ def products():
     """Products with on hand, reserved and available: search, filters, keyset pages."""
     filters = _filters()
     supplier = _filter_supplier(filters)
-    try:
-        page = keyset_page(product_rows(_query_filters(filters)), Product.sku_key, Product.id,
-                           descending=False, after=request.args.get("after"),
-                           before=request.args.get("before"), per_page=PER_PAGE,
-                           key_of=lambda row: row.sku_key)
-    except ValueError as error:
-        abort(400, str(error))
+    page = url_page(product_rows(_query_filters(filters)), Product.sku_key, Product.id,
+                    descending=False, per_page=PER_PAGE, key_of=lambda row: row.sku_key)
     export_args = {k: v for k, v in filters.items() if v}
     return render("catalog/products.html", block="results", page=page, filters=filters,
                   suppliers=_suppliers(supplier), export_args=export_args,

@@ -23,11 +23,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from blueprints.catalog import bp
 from blueprints.catalog.stock_forms import CountForm, LocationEditForm, LocationForm
 from blueprints.forms import choices
-from blueprints.web import ALL_ROLES, can, redirect_to, refuse, render, roles
+from blueprints.web import ALL_ROLES, can, redirect_to, refuse, render, roles, url_page
 from models import CompanySettings, db
 from models.catalog import Product, product_by_sku, product_search_clause
 from models.errors import DomainError
-from models.paging import keyset_page
 from models.stock import (
     DEFAULT_LOCATIONS,
     MOVE_STATES,
@@ -277,13 +276,8 @@ def moves():
         query = query.where(StockMove.source_type == filters["source_type"])
     if filters["source_id"]:
         query = query.where(StockMove.source_id == filters["source_id"])
-    try:
-        page = keyset_page(query, StockMove.id, StockMove.id, descending=True,
-                           after=request.args.get("after"),
-                           before=request.args.get("before"),
-                           per_page=_per_page(), key_of=lambda move: move.id)
-    except ValueError as error:
-        abort(400, str(error))
+    page = url_page(query, StockMove.id, StockMove.id, descending=True,
+                    per_page=_per_page(), key_of=lambda move: move.id)
     return render("catalog/moves.html", block="results", page=page, filters=filters,
                   product=product, location=location, locations=_all_locations(),
                   states=STATE_LABELS, sources=MOVE_SOURCES)
@@ -303,13 +297,8 @@ def counts():
         location = db.session.get(Location, location_id) or abort(
             404, "There is no such location.")
         query = query.where(StockCount.location_id == location.id)
-    try:
-        page = keyset_page(query, StockCount.id, StockCount.id, descending=True,
-                           after=request.args.get("after"),
-                           before=request.args.get("before"),
-                           per_page=_per_page(), key_of=lambda count: count.id)
-    except ValueError as error:
-        abort(400, str(error))
+    page = url_page(query, StockCount.id, StockCount.id, descending=True,
+                    per_page=_per_page(), key_of=lambda count: count.id)
     figures = {}
     if page.items:
         figures = {count_id: (lines, adjusted) for count_id, lines, adjusted in

@@ -7,7 +7,7 @@ import base64
 from datetime import date
 from decimal import Decimal
 
-from flask import abort, current_app, flash, request, url_for
+from flask import abort, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -26,12 +26,11 @@ from blueprints.orders.purchase_forms import (
     SendForm,
 )
 from blueprints.pdf import pdf_response, render_pdf
-from blueprints.web import can, is_partial, redirect_to, refuse, render, roles
+from blueprints.web import can, is_partial, redirect_to, refuse, render, roles, url_page
 from models import AuditEntry, db
 from models.catalog import Supplier, TaxRate, active_tax_rates, product_by_sku
 from models.company import CompanySettings
 from models.errors import DomainError
-from models.paging import keyset_page
 from models.purchasing import (
     BILL_ROLES,
     BILL_STATUSES,
@@ -165,12 +164,7 @@ def purchases():
         query = query.where(PurchaseOrder.status.in_(STATUS_FILTERS[filters["status"]]))
     if supplier is not None:
         query = query.where(PurchaseOrder.supplier_id == supplier.id)
-    try:
-        page = keyset_page(query, PurchaseOrder.id, PurchaseOrder.id, descending=True,
-                           after=request.args.get("after"), before=request.args.get("before"),
-                           per_page=current_app.config.get("TANDEM_PER_PAGE", 25))
-    except ValueError as error:
-        abort(400, str(error))
+    page = url_page(query, PurchaseOrder.id, PurchaseOrder.id, descending=True)
     return render("orders/purchases.html", block="results", page=page, filters=filters,
                   supplier=supplier, suppliers=_all_suppliers(), statuses=STATUSES,
                   labels=STATUS_LABELS, may_buy=can(*PURCHASE_ROLES))
@@ -677,11 +671,6 @@ def bills():
         query = query.where(VendorBill.status == "open", VendorBill.due_on < date.today())
     if supplier is not None:
         query = query.where(VendorBill.supplier_id == supplier.id)
-    try:
-        page = keyset_page(query, VendorBill.id, VendorBill.id, descending=True,
-                           after=request.args.get("after"), before=request.args.get("before"),
-                           per_page=current_app.config.get("TANDEM_PER_PAGE", 25))
-    except ValueError as error:
-        abort(400, str(error))
+    page = url_page(query, VendorBill.id, VendorBill.id, descending=True)
     return render("orders/bills.html", block="results", page=page, filters=filters,
                   supplier=supplier, suppliers=_all_suppliers(), today=date.today())

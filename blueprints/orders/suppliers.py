@@ -1,7 +1,7 @@
 """Suppliers: the list (search, keyset pages), a supplier's page with its contacts, purchase
 orders and bills, new/edit (version-checked), contacts, archive and restore."""
 
-from flask import abort, current_app, flash, request, url_for
+from flask import abort, flash, request, url_for
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -12,13 +12,12 @@ from blueprints.orders.supplier_forms import (
     SupplierForm,
     terms_choices,
 )
-from blueprints.web import can, is_partial, redirect_to, refuse, render, roles
+from blueprints.web import can, is_partial, redirect_to, refuse, render, roles, url_page
 from models import AuditEntry, db
 from models.catalog import Supplier, SupplierContact
 from models.company import CompanySettings
 from models.customers import normalize_name
 from models.errors import DomainError
-from models.paging import keyset_page
 from models.purchasing import PurchaseOrder, VendorBill
 
 VIEW_ROLES = ("admin", "operations", "finance")
@@ -61,12 +60,7 @@ def suppliers():
     text = normalize_name(filters["q"])
     if text:
         query = query.where(Supplier.search_name.contains(text, autoescape=True))
-    try:
-        page = keyset_page(query, Supplier.search_name, Supplier.id, descending=False,
-                           after=request.args.get("after"), before=request.args.get("before"),
-                           per_page=current_app.config.get("TANDEM_PER_PAGE", 25))
-    except ValueError as error:
-        abort(400, str(error))
+    page = url_page(query, Supplier.search_name, Supplier.id, descending=False)
     return render("orders/suppliers.html", block="results", page=page, filters=filters,
                   may_edit=can(*EDIT_ROLES))
 

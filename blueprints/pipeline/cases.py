@@ -15,7 +15,7 @@ from blueprints.pipeline.case_forms import (
     DecisionForm,
     TriageForm,
 )
-from blueprints.web import can, is_partial, redirect_to, refuse, render, roles
+from blueprints.web import can, is_partial, redirect_to, refuse, render, roles, url_page
 from models import Contact, Customer, User, db
 from models.cases import (
     CASE_ROLES,
@@ -36,7 +36,6 @@ from models.cases import (
     triage_case,
 )
 from models.errors import DomainError
-from models.paging import keyset_page
 
 LIST_PARAMS = {"status", "priority", "assignee", "customer_id", "q", "sort", "after", "before"}
 STATUS_FILTERS = {"": OPEN_STATUSES, "all": STATUSES} | {s: (s,) for s in STATUSES}
@@ -115,12 +114,7 @@ def cases():
     else:
         key, key_of = SupportCase.id, (lambda c: c.id)
     per_page = min(current_app.config.get("TANDEM_PER_PAGE", 25), MAX_PER_PAGE)
-    try:
-        page = keyset_page(query, key, SupportCase.id, descending=True,
-                           after=request.args.get("after"), before=request.args.get("before"),
-                           per_page=per_page, key_of=key_of)
-    except ValueError as error:
-        abort(400, str(error))
+    page = url_page(query, key, SupportCase.id, descending=True, per_page=per_page, key_of=key_of)
     return render("pipeline/cases.html", block="results", page=page, filters=filters,
                   customer=customer, assignees=_assignees(), statuses=STATUSES,
                   priorities=PRIORITIES)
