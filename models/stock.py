@@ -535,7 +535,8 @@ def reserve_stock(product: Product, quantity: Decimal, *, to: Location | None = 
     levels = db.session.scalars(
         select(StockLevel).join(Location, Location.id == StockLevel.location_id)
         .where(StockLevel.product_id == product.id, Location.kind == "internal",
-               Location.active.is_(True), StockLevel.on_hand > StockLevel.reserved)
+               Location.active.is_(True), StockLevel.on_hand > StockLevel.reserved,
+               Location.id != target.id)
         .order_by((StockLevel.on_hand - StockLevel.reserved).desc(), Location.id)
         .execution_options(populate_existing=True)).all()
     wanted = quantity

@@ -305,6 +305,23 @@ def test_reserve__takes_from_the_location_with_most_available_first(app, db):
     assert totals(product) == (D(16), D(10))
 
 
+def test_reserve__towards_an_internal_location_never_takes_from_it(app, db):
+    """Reserving towards a stock location (a transfer) takes only from the others, and
+    a product held only there reserves nothing instead of failing?"""
+    product = make_product()
+    stock, a = default_stock_location(), shelf("WH/A")
+    receive_stock(product, D("5"), D("1.00"))
+    moves, rest = reserve_stock(product, D("2"), to=stock, source_type="transfer",
+                                source_id=None)
+    assert (moves, rest) == ([], D(2))
+    receive_stock(product, D("3"), D("1.00"), to=a)
+    moves, rest = reserve_stock(product, D("2"), to=stock, source_type="transfer",
+                                source_id=None)
+    db.session.commit()
+    assert [(m.from_location_id, m.to_location_id, m.quantity) for m in moves] == [
+        (a.id, stock.id, D(2))] and rest == 0
+
+
 def test_reserve__partial_returns_the_unreserved_rest(app, db):
     """With partial allowed, is what is available reserved and the rest returned?"""
     product = make_product()
