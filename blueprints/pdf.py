@@ -10,6 +10,8 @@ stylesheet is passed as a string, parsed once per process with one FontConfigura
 fonts are the machine's own (no web fonts).
 """
 
+import atexit
+import gc
 import threading
 import warnings
 from pathlib import Path
@@ -29,6 +31,16 @@ with warnings.catch_warnings():
 
 _lock = threading.Lock()
 _shared: dict = {}
+
+
+@atexit.register
+def _release() -> None:
+    """Free the font configuration (a Pango font map behind cffi) while the interpreter
+    is whole: left to the final garbage collection, its finalizer runs after the GLib
+    types are gone and the process dies with a segmentation fault on exit."""
+    with _lock:
+        _shared.clear()
+    gc.collect()
 
 
 class SafeFetcher(URLFetcher):
