@@ -28,7 +28,7 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, contains_eager, mapped_column, relationship
 
 from models import db
 from models.catalog import Product, Supplier, TaxRate
@@ -721,6 +721,7 @@ def _last_price(product: Product, order: PurchaseOrder) -> Decimal:
 def open_orders_for_product(product_id: int) -> list[PurchaseLine]:
     return list(db.session.scalars(
         select(PurchaseLine).join(PurchaseOrder, PurchaseOrder.id == PurchaseLine.order_id)
+        .options(contains_eager(PurchaseLine.order))
         .where(PurchaseLine.product_id == product_id,
                PurchaseOrder.status.in_(OPEN_STATUSES))
         .order_by(PurchaseOrder.expected_on, PurchaseOrder.id)))

@@ -26,6 +26,7 @@ from blueprints.forms import choices
 from blueprints.web import ALL_ROLES, can, redirect_to, refuse, render, roles, url_page
 from models import CompanySettings, db
 from models.catalog import Product, product_by_sku, product_search_clause
+from models.catalog_csv import neutralise, quantity_text
 from models.errors import DomainError
 from models.stock import (
     DEFAULT_LOCATIONS,
@@ -95,20 +96,10 @@ def _count_locations() -> list[Location]:
         .order_by(Location.code)))
 
 
-def formula_safe(value: str) -> str:
-    """A text cell a spreadsheet will not run: a leading = + - @ (or tab, CR) gets an
-    apostrophe in front."""
-    value = "" if value is None else str(value)
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-@bp.app_template_filter("stock_qty")
-def stock_qty(value) -> str:
-    """A quantity without trailing zeros: 12, 2.5, 0.125 (never 1E+1)."""
-    if value is None:
-        return ""
-    text = f"{Decimal(value).normalize():f}"
-    return "0" if text in ("-0", "0") else text
+# Quantities as a person types them (12, 2.5), and text cells a spreadsheet will not run:
+# the catalog CSV's own helpers, one implementation for every page and file.
+bp.add_app_template_filter(quantity_text, "stock_qty")
+formula_safe = neutralise
 
 
 # --- Locations ---------------------------------------------------------------------------
