@@ -45,6 +45,15 @@ from models.purchasing import (  # noqa: E402
     ReceiptLine,
     VendorBill,
 )
+from models.formkeys import FormKey  # noqa: E402
+from models.sales import (  # noqa: E402
+    Quote,
+    QuoteLine,
+    SalesLine,
+    SalesOrder,
+    Shipment,
+    ShipmentLine,
+)
 from models.sequences import DocumentCounter  # noqa: E402
 from models.stock import (  # noqa: E402
     Location,
@@ -99,4 +108,11 @@ __all__ = [
     "Receipt",
     "ReceiptLine",
     "VendorBill",
+    "FormKey",
+    "Quote",
+    "QuoteLine",
+    "SalesOrder",
+    "SalesLine",
+    "Shipment",
+    "ShipmentLine",
 ]

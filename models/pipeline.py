@@ -270,7 +270,7 @@ def move_deal(deal: Deal, stage: Stage, *, by: User, version: int | str | None,
     return _apply_move(deal, stage, by=by, lost_reason=lost_reason)
 
 
-def _apply_move(deal: Deal, stage: Stage, *, by: User, lost_reason: str | None) -> Deal:
+def _apply_move(deal: Deal, stage: Stage, *, by: User | None, lost_reason: str | None) -> Deal:
     """The move itself, once who and which version are checked."""
     if stage.id == deal.stage_id:
         return deal
@@ -281,7 +281,7 @@ def _apply_move(deal: Deal, stage: Stage, *, by: User, lost_reason: str | None) 
         raise DomainError("Use at most 500 characters.", field="lost_reason")
     now = utcnow()
     db.session.add(StageChange(deal_id=deal.id, from_stage_id=deal.stage_id,
-                               to_stage_id=stage.id, at=now, by_id=by.id))
+                               to_stage_id=stage.id, at=now, by_id=by.id if by else None))
     deal.stage = stage
     deal.stage_entered_at = now
     deal.won_at = now if stage.outcome == "won" else None

@@ -562,9 +562,10 @@ def reserve_stock(product: Product, quantity: Decimal, *, to: Location | None = 
 
 
 def complete_move(move: StockMove, quantity: Decimal | None = None, *,
-                  by: User | None = None) -> StockMove:
+                  by: User | None = None, reference: str | None = None) -> StockMove:
     """Turn a reserved (or draft) move into a done one at the current cost. With a
-    smaller `quantity`, that much is done and the rest stays reserved as a new move."""
+    smaller `quantity`, that much is done and the rest stays reserved as a new move.
+    `reference` replaces the move's (a shipment's number for the part that ships)."""
     if move.state not in ("draft", "reserved"):
         raise DomainError(f"This move is already {move.state}.")
     product = move.product
@@ -587,6 +588,8 @@ def complete_move(move: StockMove, quantity: Decimal | None = None, *,
                   by=by)
         move.quantity = quantity
     move.unit_cost = product.cost
+    if reference is not None:
+        move.reference = reference[:40]
     # _apply_done releases `quantity` of the reservation; the rest stays reserved, now
     # carried by the split-off move.
     _apply_done(move, product, totals, was_reserved=was_reserved)

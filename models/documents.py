@@ -1,0 +1,87 @@
+"""What quotes, sales orders (and later invoices) share: priced lines and their totals.
+
+Rounding is per line, half-up to the currency's smallest unit: a line's net is
+quantity x unit price less its discount, rounded once; its tax is that net x the tax
+percent, rounded once. The document's net, tax per rate and total are sums of the
+rounded line figures, so the PDF, the page and the books always add up to the cent.
+"""
+
+from decimal import Decimal
+
+from models.company import currency_places
+from models.types import round_money
+
+HUNDRED = Decimal(100)
+
+
+class PricedLine:
+    """A line with quantity, unit_price, discount_percent and tax_percent columns, on a
+    document that has a `currency`."""
+
+    @property
+    def places(self) -> int:
+        return currency_places(self.document.currency)
+
+    @property
+    def gross_amount(self) -> Decimal:
+        """Quantity x unit price, before the discount."""
+        return round_money(self.quantity * self.unit_price, self.places)
+
+    @property
+    def net(self) -> Decimal:
+        """Quantity x unit price less the discount, half-up to the currency's unit."""
+        factor = (HUNDRED - (self.discount_percent or 0)) / HUNDRED
+        return round_money(self.quantity * self.unit_price * factor, self.places)
+
+    @property
+    def discount_amount(self) -> Decimal:
+        return self.gross_amount - self.net
+
+    @property
+    def tax(self) -> Decimal:
+        return round_money(self.net * self.tax_percent / HUNDRED, self.places)
+
+    @property
+    def total(self) -> Decimal:
+        return self.net + self.tax
+
+    @property
+    def label(self) -> str:
+        if self.product is not None:
+            return f"{self.product.sku} · {self.description or self.product.name}"
+        return self.description
+
+    @property
+    def unit(self) -> str:
+        return self.product.unit if self.product is not None else ""
+
+    @property
+    def is_stocked(self) -> bool:
+        return self.product is not None and self.product.is_stocked
+
+
+class DocumentTotals:
+    """Net, tax per rate, tax and total from a document's `lines`."""
+
+    @property
+    def net(self) -> Decimal:
+        return sum((line.net for line in self.lines), Decimal(0))
+
+    @property
+    def tax_breakdown(self) -> list[tuple[str, Decimal, Decimal]]:
+        """[(rate label, net taxed at it, tax)] per tax percent, from the per-line taxes."""
+        sums: dict[Decimal, list[Decimal]] = {}
+        for line in self.lines:
+            figures = sums.setdefault(line.tax_percent, [Decimal(0), Decimal(0)])
+            figures[0] += line.net
+            figures[1] += line.tax
+        return [(f"{percent.normalize():f}%", net, tax)
+                for percent, (net, tax) in sorted(sums.items())]
+
+    @property
+    def tax(self) -> Decimal:
+        return sum((line.tax for line in self.lines), Decimal(0))
+
+    @property
+    def total(self) -> Decimal:
+        return self.net + self.tax
