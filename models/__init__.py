@@ -37,6 +37,7 @@ from models.customers import (  # noqa: E402
     Relationship,
 )
 from models.errors import Conflict, DomainError, NotAllowed  # noqa: E402
+from models.formkeys import FormKey  # noqa: E402
 from models.pipeline import Campaign, Deal, Stage, StageChange  # noqa: E402
 from models.purchasing import (  # noqa: E402
     PurchaseLine,
@@ -45,7 +46,6 @@ from models.purchasing import (  # noqa: E402
     ReceiptLine,
     VendorBill,
 )
-from models.formkeys import FormKey  # noqa: E402
 from models.sales import (  # noqa: E402
     Quote,
     QuoteLine,
