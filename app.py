@@ -47,6 +47,14 @@ def load_config(app: Flask, overrides: dict | None) -> None:
         PASSWORD_HASH_METHOD=os.environ.get("TANDEM_PASSWORD_HASH", "scrypt"),
         TANDEM_HTTPS=os.environ.get("TANDEM_HTTPS", "") in ("1", "true", "yes"),
         TANDEM_PER_PAGE=25,
+        # Outgoing mail (quotes, invoices): an SMTP relay; unset host = mail is off.
+        TANDEM_SMTP_HOST=os.environ.get("TANDEM_SMTP_HOST", ""),
+        TANDEM_SMTP_PORT=int(os.environ.get("TANDEM_SMTP_PORT", "0") or 0),
+        TANDEM_SMTP_USER=os.environ.get("TANDEM_SMTP_USER", ""),
+        TANDEM_SMTP_PASSWORD=os.environ.get("TANDEM_SMTP_PASSWORD", ""),
+        # starttls (default), ssl (implicit TLS) or none (a relay on loopback)
+        TANDEM_SMTP_SECURITY=os.environ.get("TANDEM_SMTP_SECURITY", "starttls"),
+        TANDEM_MAIL_FROM=os.environ.get("TANDEM_MAIL_FROM", ""),
     )
     secret = os.environ.get("SECRET_KEY") or overrides.get("SECRET_KEY")
     if not secret:

@@ -16,6 +16,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
     g,
     make_response,
     redirect,
@@ -31,6 +32,7 @@ from werkzeug.routing import IntegerConverter
 
 from models import ROLES, db
 from models.errors import DomainError
+from models.formkeys import AlreadySubmitted, new_form_key
 
 ALL_ROLES = ROLES
 
@@ -208,7 +210,10 @@ class BoundedInt(IntegerConverter):
 def init_app(app) -> None:
     """Wire the shared behaviour into the app."""
     app.url_map.converters["int"] = BoundedInt
-    app.jinja_env.globals.update(can=can, ALL_ROLES=ALL_ROLES)
+    app.jinja_env.globals.update(can=can, ALL_ROLES=ALL_ROLES, form_key=new_form_key)
+    from blueprints.pdf import currency_amount  # amounts to the currency's unit, pages and PDFs
+
+    app.add_template_filter(currency_amount)
 
     @app.context_processor
     def inject_nav():
@@ -249,6 +254,18 @@ def init_app(app) -> None:
         db.session.rollback()
         return error_page(400, "This form has expired or was not sent from Tandem. "
                                "Reload the page and try again.")
+
+    @app.errorhandler(AlreadySubmitted)
+    def already_submitted(error: AlreadySubmitted):
+        # A repeat of a document-creating form (double click, second tab, retry): show
+        # what the first submission made instead of making it again.
+        db.session.rollback()
+        target = safe_next(error.result_url)
+        if target is None:
+            return error_page(409, "This form was already submitted. Reload the page to "
+                                   "see the result.")
+        flash("That was already done; here is the result.", "info")
+        return redirect_to(target)
 
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):

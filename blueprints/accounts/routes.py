@@ -28,6 +28,7 @@ from models.customers import (
 )
 from models.errors import DomainError
 from models.pipeline import deals_for_customer
+from models.sales import orders_for_customer
 
 # Who edits what (the design's ownership of the two facets).
 EDIT_IDENTITY = ("admin", "sales", "finance")
@@ -153,6 +154,7 @@ def _page(customer: Customer, *, editing: str | None = None, status: int = 200,
                   may=may, status=status,
                   last_contact=last_contacted([customer.id]).get(customer.id),
                   customer_deals=deals_for_customer(customer.id),
+                  customer_orders=orders_for_customer(customer.id),
                   customer_cases=cases_for_customer(customer.id),
                   customer_contracts=contracts_for_customer(customer.id),
                   timeline_activities=timeline(customer_id=customer.id),

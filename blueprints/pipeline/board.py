@@ -11,7 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from blueprints.forms import choices
 from blueprints.pipeline import bp
 from blueprints.pipeline.deal_forms import DealForm, EditDealForm, MoveForm, StageForm
-from blueprints.web import ALL_ROLES, is_partial, redirect_to, render, roles
+from blueprints.web import ALL_ROLES, can, is_partial, redirect_to, render, roles
 from models import Customer, User, db
 from models.activities import timeline
 from models.errors import DomainError, NotAllowed
@@ -32,6 +32,7 @@ from models.pipeline import (
     update_deal,
     update_stage,
 )
+from models.sales import QUOTE_ROLES, may_quote, orders_for_deal, quotes_for_deal
 
 CHANGE_DEALS = ("admin", "sales")
 BOARD_PARAMS = {"owner", "month", "campaign", "source"}
@@ -276,6 +277,8 @@ def _deal_page(deal: Deal, *, status: int = 200, move_form=None, move_error=None
         move_form = MoveForm(formdata=None)
         move_form.version.data = deal.version
     return render("pipeline/deal.html", status=status, deal=deal, stages=stages,
+                  quotes=quotes_for_deal(deal.id), orders=orders_for_deal(deal.id),
+                  may_quote=can(*QUOTE_ROLES) and may_quote(current_user, deal),
                   stage_names={s.id: s.name for s in stages}, changes=changes,
                   may_change=may_change_deal(current_user, deal), move_form=move_form,
                   move_error=move_error, timeline_activities=timeline(deal_id=deal.id),

@@ -1,0 +1,52 @@
+import re
+from decimal import Decimal
+from models.sales import Quote, SalesOrder
+from tests.sales.factories import make_product, stock
+from tests.helpers import make_customer, make_deal
+
+def key_of(html):
+    return re.search(r'name="form_key" value="([^"]+)"', html).group(1)
+
+def test_flow(client, login, db, stages, users):
+    login("admin")
+    w = make_product("W-1"); stock(w, 10)
+    deal = make_deal(db, stages, stage="Proposal")
+    page = client.get(f"/pipeline/deals/{deal.id}").get_data(as_text=True)
+    assert "New quote" in page
+    r = client.post("/orders/quotes/new", data={"deal_id": deal.id, "form_key": key_of(page)})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    url = r.headers["Location"]
+    r2 = client.post("/orders/quotes/new", data={"deal_id": deal.id, "form_key": key_of(page)})
+    assert r2.headers["Location"] == url
+    q = db.session.scalar(__import__("sqlalchemy").select(Quote))
+    r = client.post(f"/orders/quotes/{q.id}/lines", data={"sku": "W-1", "quantity": "3"}, headers={"HX-Request": "true", "HX-Request-Type": "partial"})
+    assert r.status_code == 200, r.get_data(as_text=True)
+    assert "75.00" in r.get_data(as_text=True)
+    r = client.post(f"/orders/quotes/{q.id}/lines", data={"sku": "", "description": "Setup", "quantity": "1", "unit_price": "1.005"})
+    assert r.status_code == 422 and "at most 2 decimals" in r.get_data(as_text=True), r.get_data(as_text=True)
+    page = client.get(f"/orders/quotes/{q.id}").get_data(as_text=True)
+    assert "available" in page
+    r = client.post(f"/orders/quotes/{q.id}/mark-sent", data={"version": re.search(r'name="version" value="(\d+)"', page).group(1)})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    page = client.get(f"/orders/quotes/{q.id}").get_data(as_text=True)
+    k = re.search(r'id="accept-form".*?name="form_key" value="([^"]+)"', page, re.S).group(1)
+    r = client.post(f"/orders/quotes/{q.id}/accept", data={"form_key": k, "customer_po": "PO-1"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    r2 = client.post(f"/orders/quotes/{q.id}/accept", data={"form_key": k, "customer_po": "PO-1"})
+    assert r2.headers["Location"] == r.headers["Location"]
+    order = db.session.scalar(__import__("sqlalchemy").select(SalesOrder))
+    page = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert order.number in page
+    page = client.get(f"/orders/sales/{order.id}/ship").get_data(as_text=True)
+    k = key_of(page)
+    line = order.lines[0]
+    r = client.post(f"/orders/sales/{order.id}/ship", data={"form_key": k, f"qty-{line.id}": "5", "shipped_on": "2026-11-23"})
+    assert r.status_code == 422 and "left to ship" in r.get_data(as_text=True)
+    r = client.post(f"/orders/sales/{order.id}/ship", data={"form_key": k, f"qty-{line.id}": "2", "shipped_on": "2026-11-23", "carrier": "DHL", "tracking": "TRK1"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    page = client.get(f"/pipeline/deals/{deal.id}").get_data(as_text=True)
+    assert "Shipped 2 of 3" in page and "TRK1" in page
+    page = client.get(f"/accounts/{deal.customer_id}").get_data(as_text=True)
+    assert "Shipped 2 of 3" in page
+    for u in ("/orders/quotes", "/orders/sales", "/orders/quotes?status=expired"):
+        assert client.get(u).status_code == 200
