@@ -102,6 +102,30 @@ def test_company_settings__saved_with_logo(client, login, db):
     assert "Tandem Test GmbH" in client.get("/").get_data(as_text=True)
 
 
+def test_company_settings__quote_defaults_start_new_quotes(client, login, db):
+    """Do the saved quote terms and validity reach a new quote, and is a validity of 0
+    days refused next to its field with nothing saved?"""
+    from datetime import date, timedelta
+
+    from models.pipeline import ensure_stages
+    from models.sales import create_quote
+    from tests.helpers import make_deal
+
+    login("admin")
+    base = {"version": "0", "name": "Terms Ltd", "base_currency": "EUR"}
+    refused = client.post("/admin/company", data=base | {"quote_valid_days": "0"})
+    assert refused.status_code == 422 and "Enter from 1 to 366 days." in refused.get_data(
+        as_text=True)
+    assert db.session.get(CompanySettings, 1) is None
+    saved = client.post("/admin/company", data=base | {
+        "quote_terms": "Net 14 days. Delivery ex works.", "quote_valid_days": "14"})
+    assert saved.status_code == 302
+    stages = {s.name: s for s in ensure_stages()}
+    quote = create_quote(make_deal(db, stages, stage="Proposal"))
+    assert quote.terms == "Net 14 days. Delivery ex works."
+    assert quote.valid_until == date.today() + timedelta(days=14)
+
+
 @pytest.mark.parametrize("upload,message", [
     (b"<svg onload=alert(1)>", "Upload a PNG or JPEG image."),
     (PNG + b"\x00" * 4096, "The logo is larger than"),

@@ -4,12 +4,13 @@ from wtforms import (
     BooleanField,
     EmailField,
     HiddenField,
+    IntegerField,
     PasswordField,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from blueprints.forms import choices
 from models.company import CURRENCIES
@@ -52,5 +53,11 @@ class CompanyForm(FlaskForm):
     payment_instructions = TextAreaField("Payment instructions",
                                          validators=[Optional(), Length(max=2000)],
                                          description="Printed on invoices: bank, IBAN, reference.")
+    quote_terms = TextAreaField("Quote terms", validators=[Optional(), Length(max=5000)],
+                                description="New quotes start with these terms: payment, "
+                                            "delivery, warranty.")
+    quote_valid_days = IntegerField(
+        "Quotes are valid for (days)", default=30, description="30 when left empty.",
+        validators=[Optional(), NumberRange(1, 366, "Enter from 1 to 366 days.")])
     logo = FileField("Logo (PNG or JPEG, at most 512 KB)")
     remove_logo = BooleanField("Remove the logo")

@@ -146,8 +146,9 @@ def company():
                 return render("admin/company.html", form=form, settings=settings,
                               conflict=error.message, status=409)
             for field in ("name", "address", "tax_id", "base_currency",
-                          "payment_instructions"):
+                          "payment_instructions", "quote_terms"):
                 setattr(settings, field, (getattr(form, field).data or "").strip())
+            settings.quote_valid_days = form.quote_valid_days.data or 30
             if logo is not None:
                 settings.logo, settings.logo_type = logo, logo_type_of(logo)
             elif form.remove_logo.data:
