@@ -127,6 +127,16 @@ def demo_command() -> None:
         load_demo_catalog(users)
         db.session.commit()
         click.echo("Demo catalog, stock and purchase orders loaded.")
+    from models.sales import Quote
+
+    if db.session.scalar(select(Quote.id).limit(1)) is None:
+        from demo import load_demo_sales
+
+        users = {user.role: user for user in db.session.scalars(
+            select(User).where(User.email.in_([email for email, _, _ in DEMO_USERS])))}
+        load_demo_sales(users)
+        db.session.commit()
+        click.echo("Demo quotes and sales orders loaded.")
     click.echo(f"Sign in with any of these (password: {DEMO_PASSWORD}; demo data only):")
     for email, role, _ in DEMO_USERS:
         click.echo(f"  {email:<24} {role}")

@@ -8,6 +8,8 @@ is what a team would have after a few weeks of real use.
 from datetime import timedelta
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from models import Activity, Campaign, CaseComment, Contract, CreditRequest, SupportCase, db
 from models.pipeline import create_deal, ensure_stages, move_deal
 from models.users import utcnow
@@ -215,3 +217,57 @@ def load_demo_catalog(users: dict) -> None:
     receive(order, {order.lines[1].id: Decimal("12.5")}, by=ops)
     draft_orders_from_reorder([products["PAP-REC"].id], by=ops)
     db.session.flush()
+
+
+def load_demo_sales(users: dict) -> None:
+    """Quotes and orders on the demo deals, through the same rules the app uses: a sent
+    quote, a draft, and a revised quote accepted into an order that has partly shipped."""
+    from models.catalog import product_by_sku
+    from models.pipeline import Deal
+    from models.sales import (
+        QuoteLineInput,
+        accept_quote,
+        add_quote_line,
+        create_quote,
+        mark_sent,
+        revise_quote,
+        ship,
+    )
+
+    def deal(title: str) -> Deal:
+        return db.session.scalar(select(Deal).where(Deal.title == title))
+
+    def quote(on: Deal, lines, *, send: bool):
+        made = create_quote(on, by=on.owner,
+                            contact=next((c for c in on.customer.contacts if c.is_primary),
+                                         None),
+                            notes="Prices include delivery to one site.",
+                            terms="Payment 30 days net. Delivery within two weeks of order. "
+                                  "Two years' warranty on machines.")
+        for sku, quantity, price, discount in lines:
+            product = product_by_sku(sku) if sku[0] != "*" else None
+            add_quote_line(made, QuoteLineInput(
+                product=product, description=sku[1:] if product is None else "",
+                quantity=Decimal(quantity), unit_price=Decimal(price) if price else None,
+                discount_percent=Decimal(discount), use_product_tax=product is not None))
+        if send:
+            mark_sent(made)
+        return made
+
+    espresso = deal("Espresso machines for 3 sites")
+    if espresso is None:
+        return
+    quote(espresso, [("ESP-200", "3", None, "5"), ("GRD-60", "3", None, "0"),
+                     ("*Installation and barista training", "1", "450.00", "0")], send=True)
+    quote(deal("Assembly line tools"), [("TRL-900", "4", None, "0"),
+                                        ("SHF-180", "10", None, "7.5")], send=False)
+    shelving = deal("Cold-room shelving")
+    first = quote(shelving, [("SHF-180", "20", None, "0"), ("SHF-BIN", "8", None, "0")],
+                  send=True)
+    second = revise_quote(first, by=shelving.owner)
+    second.lines[0].discount_percent = Decimal("10")
+    mark_sent(second)
+    order = accept_quote(second, by=shelving.owner, customer_po="FF-PO-4471")
+    db.session.flush()
+    ship(order, {order.lines[0].id: Decimal(12)}, by=users.get("operations"),
+         carrier="DHL Freight", tracking="JD014600006281234567")

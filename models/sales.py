@@ -355,6 +355,10 @@ def _set_line(line, given: QuoteLineInput, currency: str):
     if price is None:
         if product is None:
             raise DomainError("Enter a unit price for a described line.", field="unit_price")
+        base = CompanySettings.current().base_currency
+        if currency != base:
+            raise DomainError(f"List prices are in {base}; enter the price in {currency}.",
+                              field="unit_price")
         price = product.list_price
         if price != price.quantize(Decimal(1).scaleb(-places)):
             raise DomainError(f"{product.sku}'s list price has more decimals than "
