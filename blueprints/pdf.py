@@ -14,10 +14,14 @@ import atexit
 import gc
 import threading
 import warnings
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from flask import Response, current_app, render_template
+
+from models.company import currency_places
+from models.types import round_money
 
 # WeasyPrint warns at import when the system lacks libharfbuzz-subset (an optional
 # library it will require later); PDFs render without it, and the test suite turns
@@ -84,6 +88,15 @@ def render_pdf(template: str, **context) -> bytes:
     base_url = Path(current_app.static_folder).resolve().as_uri() + "/"
     document = HTML(string=html, base_url=base_url, url_fetcher=fetcher)
     return document.write_pdf(stylesheets=[css], font_config=fonts)
+
+
+def currency_amount(value, currency: str) -> str:
+    """An amount to the currency's unit with thousands separators: 1,250.00, or 125,000
+    for the yen. A template filter: `{{ quote.total|currency_amount(quote.currency) }}`."""
+    if value is None:
+        return ""
+    places = currency_places(currency)
+    return f"{round_money(Decimal(value), places):,.{places}f}"
 
 
 def pdf_response(data: bytes, filename: str, *, download: bool = False) -> Response:

@@ -25,10 +25,16 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def live_server(database_url):
+def live_app(database_url):
+    """The Flask app the live server serves: a test may change its config (mail relay)
+    with monkeypatch.setitem, which puts it back afterwards."""
+    return make_test_app(keep=True)
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app):
     """The app on 127.0.0.1 at a free port, for the whole run."""
-    app = make_test_app(keep=True)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
