@@ -56,10 +56,11 @@ def index():
         deals = _open_deals(current_user.id if mine else None)
         forecast = _forecast(deals)
         due = _followups_due(current_user.id)
-    reorder, expected = [], []
+    reorder, expected, to_ship = [], [], []
     if current_user.role in ("operations", "admin"):
         reorder, expected = _supply_watch()
-    return render("dashboard/index.html", reorder=reorder, expected=expected,
+        to_ship = _orders_to_ship()
+    return render("dashboard/index.html", reorder=reorder, expected=expected, to_ship=to_ship,
                   today=utcnow().date(), mine=mine, by_lifecycle=by_lifecycle,
                   on_hold=on_hold, recent_customers=recent_customers,
                   recent_changes=recent_changes, users=users, deals=deals[:10],
@@ -77,6 +78,15 @@ def _supply_watch():
         .order_by(PurchaseOrder.expected_on.is_(None), PurchaseOrder.expected_on,
                   PurchaseOrder.id).limit(8)).unique().all()
     return reorder, expected
+
+
+def _orders_to_ship():
+    """Sales orders with something left to ship, oldest first."""
+    from models.sales import OPEN_ORDER_STATUSES, SalesOrder
+
+    return db.session.scalars(
+        select(SalesOrder).where(SalesOrder.status.in_(OPEN_ORDER_STATUSES))
+        .order_by(SalesOrder.ordered_on, SalesOrder.id).limit(8)).unique().all()
 
 
 def _open_deals(owner_id: int | None) -> list[Deal]:

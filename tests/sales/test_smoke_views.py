@@ -50,3 +50,19 @@ def test_flow(client, login, db, stages, users):
     assert "Shipped 2 of 3" in page
     for u in ("/orders/quotes", "/orders/sales", "/orders/quotes?status=expired"):
         assert client.get(u).status_code == 200
+
+
+def test_operations_dashboard__lists_orders_to_ship(client, login, db, stages):
+    """Does the operations dashboard list an order with something left to ship, and drop
+    it once everything has shipped?"""
+    from models.sales import ship
+    from tests.sales.factories import make_order
+
+    widget = make_product("DSH-1"); stock(widget, 5)
+    order = make_order(db, stages, [(widget, 2)])
+    login("operations")
+    assert order.number in client.get("/").get_data(as_text=True)
+    ship(order, {order.lines[0].id: Decimal(2)})
+    db.session.commit()
+    body = client.get("/").get_data(as_text=True)
+    assert order.number not in body and "Every order has shipped." in body
