@@ -1,15 +1,26 @@
+"""The spine over HTTP: a deal's quote built, sent, accepted and partly shipped, with
+each document-creating form posted twice to prove its one-time key."""
+
 import re
 from decimal import Decimal
+
+from sqlalchemy import select
+
 from models.sales import Quote, SalesOrder
+from tests.helpers import make_deal
 from tests.sales.factories import make_product, stock
-from tests.helpers import make_customer, make_deal
+
 
 def key_of(html):
     return re.search(r'name="form_key" value="([^"]+)"', html).group(1)
 
-def test_flow(client, login, db, stages, users):
+
+def test_deal_to_partial_shipment__over_http(client, login, db, stages, users):
+    """From the deal page to a partial shipment: is each step one post, does a repeated
+    post land on the first result, and do the deal and customer pages show delivery?"""
     login("admin")
-    w = make_product("W-1"); stock(w, 10)
+    widget = make_product("W-1")
+    stock(widget, 10)
     deal = make_deal(db, stages, stage="Proposal")
     page = client.get(f"/pipeline/deals/{deal.id}").get_data(as_text=True)
     assert "New quote" in page
@@ -18,7 +29,7 @@ def test_flow(client, login, db, stages, users):
     url = r.headers["Location"]
     r2 = client.post("/orders/quotes/new", data={"deal_id": deal.id, "form_key": key_of(page)})
     assert r2.headers["Location"] == url
-    q = db.session.scalar(__import__("sqlalchemy").select(Quote))
+    q = db.session.scalar(select(Quote))
     r = client.post(f"/orders/quotes/{q.id}/lines", data={"sku": "W-1", "quantity": "3"}, headers={"HX-Request": "true", "HX-Request-Type": "partial"})
     assert r.status_code == 200, r.get_data(as_text=True)
     assert "75.00" in r.get_data(as_text=True)
@@ -34,7 +45,7 @@ def test_flow(client, login, db, stages, users):
     assert r.status_code == 302, r.get_data(as_text=True)
     r2 = client.post(f"/orders/quotes/{q.id}/accept", data={"form_key": k, "customer_po": "PO-1"})
     assert r2.headers["Location"] == r.headers["Location"]
-    order = db.session.scalar(__import__("sqlalchemy").select(SalesOrder))
+    order = db.session.scalar(select(SalesOrder))
     page = client.get(r.headers["Location"]).get_data(as_text=True)
     assert order.number in page
     page = client.get(f"/orders/sales/{order.id}/ship").get_data(as_text=True)
@@ -58,7 +69,8 @@ def test_operations_dashboard__lists_orders_to_ship(client, login, db, stages):
     from models.sales import ship
     from tests.sales.factories import make_order
 
-    widget = make_product("DSH-1"); stock(widget, 5)
+    widget = make_product("DSH-1")
+    stock(widget, 5)
     order = make_order(db, stages, [(widget, 2)])
     login("operations")
     assert order.number in client.get("/").get_data(as_text=True)
