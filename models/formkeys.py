@@ -60,10 +60,12 @@ def claim_form_key(key: str | None, purpose: str, *, by: User | None = None) -> 
     key = (key or "").strip()
     if not KEY_PATTERN.fullmatch(key):
         raise DomainError("This form has expired. Reload the page and submit it again.")
-    result = db.session.execute(insert_ignore(
+    # RETURNING says whether this statement inserted the row (a driver's rowcount for
+    # ON CONFLICT DO NOTHING is not reliable: psycopg reports -1)
+    claimed = db.session.execute(insert_ignore(
         FormKey, key=key, purpose=purpose, user_id=by.id if by else None,
-        created_at=utcnow(), result_url=""))
-    if result.rowcount == 1:
+        created_at=utcnow(), result_url="").returning(FormKey.__table__.c.key)).first()
+    if claimed is not None:
         return
     found = db.session.scalar(select(FormKey).where(FormKey.key == key))
     if found is None or found.purpose != purpose:

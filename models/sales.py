@@ -50,7 +50,7 @@ from models.stock import (
     complete_move,
     reserve_stock,
 )
-from models.types import Money, Quantity
+from models.types import Money, Quantity, round_money
 from models.users import User, utcnow
 from models.versioned import Versioned
 
@@ -348,6 +348,8 @@ def _set_line(line, given: QuoteLineInput, currency: str):
         raise DomainError(f"{product.sku} is archived; it cannot be quoted.", field="product")
     if given.quantity is None or given.quantity <= 0:
         raise DomainError("Enter a quantity above zero.", field="quantity")
+    if given.quantity != given.quantity.quantize(Decimal("0.001")):
+        raise DomainError("Use at most 3 decimals.", field="quantity")
     if product is not None:
         product.check_quantity(given.quantity)
     places = currency_places(currency)
@@ -931,7 +933,7 @@ def ship(order: SalesOrder, quantities: dict[int, Decimal], *, by: User | None =
             except DomainError as error:
                 raise DomainError(error.message, field=f"qty-{line_id}") from None
         shipment.lines.append(ShipmentLine(line=line, quantity=quantity,
-                                           cost=cost.quantize(Decimal("0.01"))))
+                                           cost=round_money(cost)))
         line.shipped += quantity
     order.status = "shipped" if all(line.to_ship <= 0 for line in order.lines) else "partial"
     db.session.flush()
