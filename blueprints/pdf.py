@@ -1,4 +1,4 @@
-"""PDF documents (purchase orders now; quotes, packing slips and invoices later), drawn
+"""PDF documents (purchase orders, quotes, packing slips; invoices later), drawn
 by WeasyPrint in-process from the same Jinja templates as the pages.
 
 WeasyPrint fetches what a document links to (images, stylesheets, attachments). Ours
@@ -11,6 +11,7 @@ fonts are the machine's own (no web fonts).
 """
 
 import atexit
+import base64
 import gc
 import threading
 import warnings
@@ -88,6 +89,19 @@ def render_pdf(template: str, **context) -> bytes:
     base_url = Path(current_app.static_folder).resolve().as_uri() + "/"
     document = HTML(string=html, base_url=base_url, url_fetcher=fetcher)
     return document.write_pdf(stylesheets=[css], font_config=fonts)
+
+
+LOGO_MEDIA = ("image/png", "image/jpeg")
+
+
+def logo_uri(company) -> str | None:
+    """The company logo as a data: URI (a document fetches nothing else), or None."""
+    if company.logo_type not in LOGO_MEDIA:
+        return None
+    data = company.logo
+    if not data:
+        return None
+    return f"data:{company.logo_type};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 def currency_amount(value, currency: str) -> str:

@@ -3,7 +3,6 @@ posts without JavaScript), send and cancel, the PDF, receiving goods, the suppli
 and the list of vendor bills. Rules are in models.purchasing; these views parse and render.
 """
 
-import base64
 from datetime import date
 from decimal import Decimal
 
@@ -25,7 +24,7 @@ from blueprints.orders.purchase_forms import (
     ReceiveForm,
     SendForm,
 )
-from blueprints.pdf import pdf_response, render_pdf
+from blueprints.pdf import logo_uri, pdf_response, render_pdf
 from blueprints.web import can, is_partial, redirect_to, refuse, render, roles, url_page
 from models import AuditEntry, db
 from models.catalog import Supplier, TaxRate, active_tax_rates, product_by_sku
@@ -64,7 +63,6 @@ BILL_FILTERS = {"open": ("open",), "paid": ("paid",), "cancelled": ("cancelled",
                 "all": BILL_STATUSES}
 STALE = ("This was changed by someone else a moment ago. Reload to see their change, "
          "then make yours again.")
-LOGO_MEDIA = ("image/png", "image/jpeg")
 
 
 def _order_or_404(order_id: int) -> PurchaseOrder:
@@ -510,16 +508,6 @@ def cancel_purchase(order_id: int):
 
 # --- The PDF -----------------------------------------------------------------------------
 
-def _logo_uri(company: CompanySettings) -> str | None:
-    """The company logo as a data: URI (the PDF fetches nothing else)."""
-    if company.logo_type not in LOGO_MEDIA:
-        return None
-    data = company.logo
-    if not data:
-        return None
-    return f"data:{company.logo_type};base64,{base64.b64encode(data).decode('ascii')}"
-
-
 @bp.route("/purchases/<int:order_id>.pdf")
 @roles(*VIEW_ROLES)
 def purchase_pdf(order_id: int):
@@ -527,7 +515,7 @@ def purchase_pdf(order_id: int):
     order = _order_or_404(order_id)
     company = CompanySettings.current()
     data = render_pdf("orders/purchase_order_pdf.html", order=order, company=company,
-                      logo=_logo_uri(company), base=company.base_currency)
+                      logo=logo_uri(company), base=company.base_currency)
     return pdf_response(data, f"{order.number}.pdf")
 
 

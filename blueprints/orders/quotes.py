@@ -16,7 +16,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from blueprints.forms import choices
 from blueprints.mail import MailError, send_mail
 from blueprints.orders import bp
-from blueprints.orders.purchases import _logo_uri
 from blueprints.orders.quote_forms import (
     AcceptForm,
     DeclineForm,
@@ -25,12 +24,12 @@ from blueprints.orders.quote_forms import (
     SendQuoteForm,
     VersionForm,
 )
-from blueprints.pdf import pdf_response, render_pdf
+from blueprints.pdf import logo_uri, pdf_response, render_pdf
 from blueprints.web import can, is_partial, redirect_to, refuse, render, roles, url_page
 from models import AuditEntry, db
 from models.activities import log_activity
 from models.catalog import TaxRate, active_tax_rates, product_by_sku
-from models.company import CompanySettings, currency_places
+from models.company import CompanySettings
 from models.customers import Contact
 from models.errors import DomainError
 from models.formkeys import claim_form_key, settle_form_key
@@ -77,15 +76,6 @@ def _line_or_404(quote: Quote, line_id: int) -> QuoteLine:
 
 def _qty(value: Decimal) -> str:
     return f"{value.normalize():f}"
-
-
-@bp.app_template_filter("amount")
-def amount_text(value, currency: str) -> str:
-    """An amount in `currency` with thousands separators and its own decimals: 1,250.00
-    (EUR), 125,000 (JPY)."""
-    if value is None:
-        return ""
-    return f"{Decimal(value):,.{currency_places(currency)}f}"
 
 
 # --- The list ----------------------------------------------------------------------------
@@ -245,7 +235,7 @@ def quote_pdf(quote_id: int):
 def _quote_pdf_bytes(quote: Quote) -> bytes:
     company = CompanySettings.current()
     return render_pdf("orders/quote_pdf.html", quote=quote, company=company,
-                      logo=_logo_uri(company))
+                      logo=logo_uri(company))
 
 
 # --- Lines -------------------------------------------------------------------------------

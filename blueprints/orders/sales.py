@@ -13,9 +13,8 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from blueprints.orders import bp
-from blueprints.orders.purchases import _logo_uri
 from blueprints.orders.quote_forms import CancelOrderForm, ShipForm, VersionForm
-from blueprints.pdf import pdf_response, render_pdf
+from blueprints.pdf import logo_uri, pdf_response, render_pdf
 from blueprints.web import can, redirect_to, refuse, render, roles, url_page
 from models import AuditEntry, db
 from models.company import CompanySettings
@@ -212,5 +211,5 @@ def packing_slip(shipment_id: int):
     shipment = db.session.get(Shipment, shipment_id) or abort(404)
     company = CompanySettings.current()
     data = render_pdf("orders/packing_slip_pdf.html", shipment=shipment,
-                      order=shipment.order, company=company, logo=_logo_uri(company))
+                      order=shipment.order, company=company, logo=logo_uri(company))
     return pdf_response(data, f"{shipment.number}.pdf")
