@@ -78,3 +78,24 @@ def test_operations_dashboard__lists_orders_to_ship(client, login, db, stages):
     db.session.commit()
     body = client.get("/").get_data(as_text=True)
     assert order.number not in body and "Every order has shipped." in body
+
+
+def test_quote_page__warns_of_hold_and_credit_limit_early(client, login, db, stages):
+    """Does the quote page warn the rep, while the deal is open, that the quote takes the
+    customer over their credit limit, and that a customer on hold cannot order?"""
+    from tests.helpers import make_customer
+    from tests.sales.factories import make_quote
+
+    customer = make_customer()
+    customer.account.credit_limit = Decimal("100.00")
+    db.session.commit()
+    quote = make_quote(db, stages, [("Consulting day", 1, "150.00")], customer=customer)
+    login("sales")
+    body = client.get(f"/orders/quotes/{quote.id}").get_data(as_text=True)
+    assert "over their credit limit of" in body and "EUR 100.00" in body
+    assert "is on hold" not in body
+    customer.account.on_hold = True
+    customer.account.hold_reason = "Unpaid since March"
+    db.session.commit()
+    body = client.get(f"/orders/quotes/{quote.id}").get_data(as_text=True)
+    assert "is on hold (Unpaid since March)" in body
