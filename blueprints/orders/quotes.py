@@ -196,7 +196,7 @@ def _send_form(quote: Quote, formdata=None) -> SendQuoteForm:
 def _page(quote: Quote, *, block=None, status: int = 200, message: str | None = None,
           line_form=None, editing: int | None = None, header_form=None, send_form=None,
           accept_form=None, decline_form=None, lines_message: str | None = None,
-          panel: str | None = None):
+          panel: str | None = None, oob: bool = False):
     """The quote page, or for htmx the block(s) named."""
     may_edit = can(*QUOTE_ROLES) and may_quote(current_user, quote.deal)
     stock = line_stock(quote.lines)
@@ -214,7 +214,7 @@ def _page(quote: Quote, *, block=None, status: int = 200, message: str | None = 
         decline_form=decline_form or DeclineForm(formdata=None, version=quote.version),
         version_form=VersionForm(formdata=None, version=quote.version),
         history=AuditEntry.for_subject("quote", quote.id),
-        may_edit=may_edit, labels=QUOTE_LABELS)
+        may_edit=may_edit, labels=QUOTE_LABELS, oob=oob)
 
 
 @bp.route("/quotes/<int:quote_id>", endpoint="quote")
@@ -284,7 +284,9 @@ def _refuse_line(form: QuoteLineForm, error: DomainError) -> tuple[int, str | No
 def _lines_back(quote: Quote, message: str):
     """After a line changed: the lines block for htmx (totals included), else the page."""
     if is_partial():
-        return _page(_quote_or_404(quote.id), block="lines")
+        # the next-step panel carries the quote's version and the short-stock and credit
+        # notes, which a line change alters: it comes along, swapped out of band
+        return _page(_quote_or_404(quote.id), block=["lines", "next"], oob=True)
     flash(message, "success")
     return redirect_to(url_for("orders.quote", quote_id=quote.id) + "#lines")
 

@@ -33,6 +33,11 @@ def test_deal_to_partial_shipment__over_http(client, login, db, stages, users):
     r = client.post(f"/orders/quotes/{q.id}/lines", data={"sku": "W-1", "quantity": "3"}, headers={"HX-Request": "true", "HX-Request-Type": "partial"})
     assert r.status_code == 200, r.get_data(as_text=True)
     assert "75.00" in r.get_data(as_text=True)
+    # the next-step panel comes along out of band, with the quote's new version
+    db.session.expire_all()
+    fresh = db.session.get(Quote, q.id)
+    assert re.search(r'id="next"[^>]*hx-swap-oob="true"', r.get_data(as_text=True))
+    assert f'name="version" value="{fresh.version}"' in r.get_data(as_text=True)
     r = client.post(f"/orders/quotes/{q.id}/lines", data={"sku": "", "description": "Setup", "quantity": "1", "unit_price": "1.005"})
     assert r.status_code == 422 and "at most 2 decimals" in r.get_data(as_text=True), r.get_data(as_text=True)
     page = client.get(f"/orders/quotes/{q.id}").get_data(as_text=True)
