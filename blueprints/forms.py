@@ -50,6 +50,14 @@ class NoControlChars:
             raise ValidationError("Remove the invisible control characters.")
 
 
+class SingleLine:
+    """Refuse line breaks in a one-line field (a mail subject must not carry headers)."""
+
+    def __call__(self, form, field):
+        if field.data and ("\r" in field.data or "\n" in field.data):
+            raise ValidationError("Keep this on one line.")
+
+
 def choices(pairs) -> list[SelectChoice]:
     """(value, label) pairs as WTForms select choices."""
     return [SelectChoice(str(value) if not isinstance(value, int) else value, label)

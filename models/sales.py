@@ -68,6 +68,8 @@ SHIP_ROLES = ("admin", "operations")                   # who ships
 CANCEL_ROLES = ("admin", "sales", "operations")        # who may cancel an order
 MAX_LINES = 500
 MAX_DISCOUNT = Decimal(100)
+# a line's amount stays under a trillion, so MAX_LINES of them fit every money column
+MAX_LINE_AMOUNT = Decimal("1e12")
 LINE_SOURCE = "sales_line"   # StockMove.source_type of an order line's reservations
 
 
@@ -369,6 +371,9 @@ def _set_line(line, given: QuoteLineInput, currency: str):
         raise DomainError("Enter a unit price of zero or more.", field="unit_price")
     if price != price.quantize(Decimal(1).scaleb(-places)):
         raise DomainError(_places_error(places), field="unit_price")
+    if given.quantity * price >= MAX_LINE_AMOUNT:
+        raise DomainError("That line comes to a trillion or more; check the quantity and "
+                          "the price.", field="quantity")
     discount = given.discount_percent if given.discount_percent is not None else Decimal(0)
     if discount < 0 or discount > MAX_DISCOUNT:
         raise DomainError("Enter a discount from 0 to 100%.", field="discount_percent")

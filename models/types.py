@@ -44,7 +44,9 @@ def parse_money(text: str, places: int = 2) -> Decimal:
         raise ValueError("Enter a number, like 1250.00.") from None
     if not value.is_finite():
         raise ValueError("Enter a number, like 1250.00.")
-    if abs(value) >= MAX_AMOUNT:
+    # adjusted() is the power of ten of the first digit: no arithmetic, so "1e999999999"
+    # cannot overflow the decimal context before it is refused
+    if value.adjusted() >= MAX_AMOUNT.adjusted():
         raise ValueError("That amount is out of range.")
     if value != value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):
         raise ValueError(f"Use at most {places} decimals.")

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
-from blueprints.forms import MoneyField, NoControlChars
+from blueprints.forms import MoneyField, NoControlChars, SingleLine
 
 TEXT = [NoControlChars()]
 
@@ -13,7 +13,8 @@ TEXT = [NoControlChars()]
 def _text(label, size, *, required: str | None = None, description=None):
     first = DataRequired(required) if required else Optional()
     return StringField(label, description=description, validators=[
-        first, Length(max=size, message=f"Use at most {size:,} characters."), *TEXT])
+        first, Length(max=size, message=f"Use at most {size:,} characters."), *TEXT,
+        SingleLine()])
 
 
 def _area(label, size=10000, description=None):

@@ -203,7 +203,8 @@ def _page(quote: Quote, *, block=None, status: int = 200, message: str | None = 
     return render(
         "orders/quote.html", block=block, status=status, quote=quote, message=message,
         lines_message=lines_message, editing=editing, panel=panel, stock=stock,
-        short_lines=[line for line in quote.lines if line.id in stock and stock[line.id].short],
+        short_lines=list({line.product_id: line for line in quote.lines
+                          if line.id in stock and stock[line.id].short}.values()),
         warnings=credit_warnings(quote.customer, quote.total, quote.currency)
         if quote.status in ("draft", "sent") and quote.deal.is_open else [],
         line_form=line_form or _line_form(),
@@ -264,7 +265,7 @@ def _line_input(form: QuoteLineForm) -> QuoteLineInput | None:
     value = form.tax_rate_id.data or ""
     if value == "none":
         use_product_tax = False
-    elif value.isdigit():
+    elif value.isdigit() and len(value) < 10 and not form.tax_rate_id.errors:
         tax_rate = db.session.get(TaxRate, int(value))
         use_product_tax = False
     if not ok:
@@ -300,16 +301,16 @@ def add_quote_line_view(quote_id: int):
     form = _line_form(formdata=request.form)
     form.validate()
     given = _line_input(form)
-    message = None
+    status, message = 422, None
     if given is not None:
         try:
             add_quote_line(quote, given, by=current_user)
         except DomainError as error:
-            _, message = _refuse_line(form, error)
+            status, message = _refuse_line(form, error)
         else:
             db.session.commit()
             return _lines_back(quote, "The line is added.")
-    return _page(_quote_or_404(quote_id), block="lines", status=422, line_form=form,
+    return _page(_quote_or_404(quote_id), block="lines", status=status, line_form=form,
                  lines_message=message)
 
 
@@ -335,17 +336,17 @@ def update_quote_line_view(quote_id: int, line_id: int):
     form.tax_rate_id.choices = _tax_choices(line.tax_rate)
     form.validate()
     given = _line_input(form)
-    message = None
+    status, message = 422, None
     if given is not None:
         try:
             update_quote_line(line, given, by=current_user)
             db.session.flush()
         except DomainError as error:
-            _, message = _refuse_line(form, error)
+            status, message = _refuse_line(form, error)
         else:
             db.session.commit()
             return _lines_back(quote, "The line is saved.")
-    return _page(_quote_or_404(quote_id), block="lines", status=422, line_form=form,
+    return _page(_quote_or_404(quote_id), block="lines", status=status, line_form=form,
                  editing=line_id, lines_message=message)
 
 
