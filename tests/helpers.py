@@ -86,3 +86,15 @@ def make_deal(db, stages, *, title="Deal", owner=None, stage="Qualified", amount
                        stage=stages[stage], amount=Decimal(amount), **extra)
     db.session.commit()
     return deal
+
+
+def form_key(page: str | None = None) -> str:
+    """The one-time form key of the first form on `page` (rendered HTML), as a browser
+    would post it; without a page, a fresh key, as an unseen form would carry."""
+    import re
+
+    from models.formkeys import new_form_key
+
+    if page is None:
+        return new_form_key()
+    return re.search(r'name="form_key" value="([^"]+)"', page).group(1)

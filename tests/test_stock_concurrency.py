@@ -15,12 +15,13 @@ import threading
 from contextlib import contextmanager
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from models import DomainError
 from models import db as models_db
 from models.catalog import Product
-from models.purchasing import PurchaseLine, PurchaseOrder, receive
+from models.formkeys import new_form_key
+from models.purchasing import PurchaseLine, PurchaseOrder, Receipt, receive
 from models.stock import (
     ProductStock,
     StockMove,
@@ -326,7 +327,8 @@ def test_complete_and_cancel_of_one_move_at_once__exactly_one_wins(app, db):
 
 def test_http_receipts_of_one_line_at_once__exactly_what_was_ordered(app, db, users):
     """When 8 signed-in people post a receipt of 1 unit of the same 6-unit line at the same
-    moment, do 6 succeed, 2 get a 422 saying why, and the order end "received"?"""
+    moment (each from their own page: their own form keys), do 6 succeed, 2 get a 422
+    saying why, and the order end "received"?"""
     from datetime import date
 
     from tests.conftest import sign_in
@@ -348,7 +350,7 @@ def test_http_receipts_of_one_line_at_once__exactly_what_was_ordered(app, db, us
     def run(client):
         try:
             barrier.wait(timeout=30)
-            response = client.post(url, data=data)
+            response = client.post(url, data=data | {"form_key": new_form_key()})
             statuses.append((response.status_code, response.get_data(as_text=True)))
         except Exception as exc:  # noqa: BLE001 - asserted below
             errors.append(repr(exc))
@@ -367,6 +369,54 @@ def test_http_receipts_of_one_line_at_once__exactly_what_was_ordered(app, db, us
     order = db.session.get(PurchaseOrder, order.id)
     assert (order.lines[0].received, order.status) == (D(6), "received")
     assert fresh(db, ProductStock, product.id).on_hand == D(6)
+    assert level_drift() == []
+
+
+def test_http_one_receipt_form_posted_8_times_at_once__received_once(app, db, users):
+    """When one receipt form (one form key) is posted by 8 requests at the same moment (a
+    double click, retries), is it received once and every request sent to the order?"""
+    from datetime import date
+
+    from tests.conftest import sign_in
+
+    product = make_product(sku="HTTP-KEY")
+    stock = default_stock_location()
+    order = make_order((product, "6", "3.0000"))
+    url = f"/orders/purchases/{order.id}/receive"
+    data = {f"qty-{order.lines[0].id}": "2", "location_id": str(stock.id),
+            "received_on": date.today().isoformat(), "note": "", "form_key": new_form_key()}
+    clients = []
+    for _ in range(WORKERS):
+        client = app.test_client()
+        sign_in(client, users["operations"].email)
+        clients.append(client)
+    db.session.commit()
+    barrier, answers, errors = threading.Barrier(WORKERS), [], []
+
+    def run(client):
+        try:
+            barrier.wait(timeout=30)
+            response = client.post(url, data=data)
+            answers.append((response.status_code, response.headers.get("Location"),
+                            response.get_data(as_text=True)[:1000]))
+        except Exception as exc:  # noqa: BLE001 - asserted below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert len(answers) == WORKERS
+    for status, location, body in answers:
+        assert status == 302, (status, body)
+        assert location.endswith(url.removesuffix("/receive")), location
+    db.session.rollback()
+    order = db.session.get(PurchaseOrder, order.id)
+    assert (order.lines[0].received, order.status) == (D(2), "partial")
+    assert db.session.scalar(select(func.count(Receipt.id))) == 1
+    assert fresh(db, ProductStock, product.id).on_hand == D(2)
     assert level_drift() == []
 
 

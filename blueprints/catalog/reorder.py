@@ -1,7 +1,12 @@
 """The reorder screen: products whose available stock, with what is already on order, is
 below their reorder point, grouped by preferred supplier; the chosen ones become draft
-purchase orders, one per supplier (`models.purchasing.draft_orders_from_reorder`, which
-checks again, so a repeated click orders nothing twice)."""
+purchase orders, one per supplier (`models.purchasing.draft_orders_from_reorder`).
+
+That function checks again what still needs ordering, but that alone does not make a
+repeated post harmless: a quantity typed below the shortfall leaves the product below its
+point, so the same form would order it again, and on PostgreSQL two posts at one moment
+both read "nothing on order". So the form also carries a one-time key (models.formkeys):
+a repeat of it is sent to the purchase orders the first one made."""
 
 from decimal import Decimal
 
@@ -14,6 +19,7 @@ from blueprints.web import can, redirect_to, render, roles
 from models import db
 from models.catalog import Product, Supplier
 from models.errors import DomainError
+from models.formkeys import claim_form_key, settle_form_key
 from models.purchasing import (
     PURCHASE_ROLES,
     Suggestion,
@@ -106,11 +112,14 @@ def order_reorder():
     elif errors:
         message = "Check the quantities marked below."
     else:
+        key = request.form.get("form_key")
+        claim_form_key(key, "reorder", by=current_user)
         try:
             orders = draft_orders_from_reorder(ids, by=current_user, quantities=quantities)
+            settle_form_key(key, _purchases_url())
             db.session.commit()
         except DomainError as error:
-            db.session.rollback()
+            db.session.rollback()  # the claim too: the form may be sent again
             message = error.message
         else:
             numbers = ", ".join(order.number for order in orders)

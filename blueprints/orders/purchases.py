@@ -1,6 +1,10 @@
 """Purchase orders: the list, a new order, the order page with its lines (htmx, and plain
 posts without JavaScript), send and cancel, the PDF, receiving goods, the supplier's bill
 and the list of vendor bills. Rules are in models.purchasing; these views parse and render.
+
+The three forms that make a document (a new order, a receipt, a bill) carry a one-time
+key (models.formkeys): it is claimed only once the form is valid, so a refused form can
+be sent again, and a repeat of a form that went through lands on what it made.
 """
 
 from datetime import date
@@ -30,6 +34,7 @@ from models import AuditEntry, db
 from models.catalog import Supplier, TaxRate, active_tax_rates, product_by_sku
 from models.company import CompanySettings
 from models.errors import DomainError
+from models.formkeys import claim_form_key, settle_form_key
 from models.purchasing import (
     BILL_ROLES,
     BILL_STATUSES,
@@ -192,7 +197,8 @@ def _rate_label(form, supplier: Supplier | None, base: str) -> None:
 @roles(*PURCHASE_ROLES)
 def new_purchase():
     """Start a draft order to a supplier (?supplier_id= preselects one). The exchange rate
-    is asked for only when the supplier bills in another currency than ours."""
+    is asked for only when the supplier bills in another currency than ours. A repeat of
+    the form (double click, retry) is sent to the order the first one started."""
     form = NewPurchaseForm()
     form.supplier_id.choices = choices(
         [("", "Choose a supplier")]
@@ -220,18 +226,22 @@ def new_purchase():
             form.exchange_rate.errors = [
                 f"Enter the exchange rate: what one {supplier.currency} costs in {base}."]
         else:
+            key = request.form.get("form_key")
+            claim_form_key(key, "new_purchase", by=current_user)
             try:
                 order = create_purchase_order(
                     supplier, by=current_user, expected_on=form.expected_on.data,
                     notes=form.notes.data or "",
                     exchange_rate=form.exchange_rate.data if foreign else None)
             except DomainError as error:
-                _, message = refuse(form, error)
+                _, message = refuse(form, error)     # rolls the claim back too
                 supplier = _picked_supplier(form.supplier_id.data)
             else:
+                url = url_for("orders.purchase", order_id=order.id)
+                settle_form_key(key, url)
                 db.session.commit()
                 flash(f"{order.number} is started as a draft. Add its lines.", "success")
-                return redirect_to(url_for("orders.purchase", order_id=order.id))
+                return redirect_to(url)
     _rate_label(form, supplier, base)
     return render("orders/purchase_new.html", form=form, supplier=supplier, base=base,
                   message=message, status=422)
@@ -328,7 +338,7 @@ def _line_input(form: LineForm, order: PurchaseOrder) -> LineInput | None:
     value = form.tax_rate_id.data or ""
     if value == "none":
         use_product_tax = False
-    elif value.isdigit():
+    elif value.isdigit() and len(value) < 10 and not form.tax_rate_id.errors:
         tax_rate = db.session.get(TaxRate, int(value))
         use_product_tax = False
     if not ok:
@@ -547,7 +557,8 @@ def _parse_received(order: PurchaseOrder, receive_all: bool):
 @roles(*PURCHASE_ROLES)
 def receive_purchase(order_id: int):
     """Record goods that arrived: a quantity per line (partial allowed; more than ordered
-    only when ticked), into a stock location, on a date."""
+    only when ticked), into a stock location, on a date. A repeat of the form is sent to
+    the order without receiving the goods twice."""
     order = _order_or_404(order_id)
     form = ReceiveForm()
     form.location_id.choices = choices(
@@ -562,13 +573,15 @@ def receive_purchase(order_id: int):
         quantities, typed, line_errors = _parse_received(order, "receive_all" in request.form)
         if valid and not line_errors:
             location = db.session.get(Location, int(form.location_id.data))
+            key = request.form.get("form_key")
+            claim_form_key(key, "receipt", by=current_user)
             try:
                 receipt = receive(order, quantities, by=current_user,
                                   received_on=form.received_on.data, location=location,
                                   note=form.note.data or "",
                                   confirm_over=bool(form.confirm_over.data))
             except DomainError as error:
-                db.session.rollback()
+                db.session.rollback()                 # the claim too: the form may be sent again
                 status = error.status
                 field = error.field or ""
                 if field.startswith("qty-") and field[4:].isdigit():
@@ -580,10 +593,12 @@ def receive_purchase(order_id: int):
                 order = _order_or_404(order_id)
             else:
                 count = len(receipt.lines)
+                url = url_for("orders.purchase", order_id=order.id)
+                settle_form_key(key, url)
                 db.session.commit()
                 flash(f"Received {count} line{'s' if count != 1 else ''} on {order.number}.",
                       "success")
-                return redirect_to(url_for("orders.purchase", order_id=order.id))
+                return redirect_to(url)
     return render("orders/receive.html", status=status, order=order, form=form, typed=typed,
                   line_errors=line_errors, message=message, qty=_qty)
 
@@ -593,7 +608,8 @@ def receive_purchase(order_id: int):
 @bp.route("/purchases/<int:order_id>/bill", methods=["GET", "POST"])
 @roles(*BILL_ROLES)
 def bill_order(order_id: int):
-    """Record the supplier's bill for what was received; it becomes payable."""
+    """Record the supplier's bill for what was received; it becomes payable. A repeat of
+    the form is sent to the order without recording the bill twice."""
     order = _order_or_404(order_id)
     form = BillForm()
     status, message = 200, None
@@ -602,11 +618,16 @@ def bill_order(order_id: int):
         form.net.data = order.received_net
         form.tax.data = order.received_tax
     elif form.validate_on_submit():
+        # claimed outside the try: AlreadySubmitted is a DomainError, and must reach the
+        # app's handler (a redirect) rather than be shown as a refusal on this form
+        key = request.form.get("form_key")
+        claim_form_key(key, "vendor_bill", by=current_user)
         try:
             record_bill(order, supplier_ref=form.supplier_ref.data,
                         bill_date=form.bill_date.data, due_on=form.due_on.data,
                         net=form.net.data, tax=form.tax.data, notes=form.notes.data or "",
                         by=current_user)
+            settle_form_key(key, url_for("orders.purchase", order_id=order.id))
             db.session.commit()
         except IntegrityError:
             # Someone recorded the same bill number a moment ago.

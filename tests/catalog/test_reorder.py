@@ -1,6 +1,7 @@
 """The reorder screen: what needs buying grouped by preferred supplier, and the chosen
 products turned into draft purchase orders, one per supplier; a repeated post orders
-nothing twice, and refusals write nothing."""
+nothing twice (the form's one-time key, and the rule checking again), and refusals write
+nothing."""
 
 import re
 from decimal import Decimal
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 from models import PurchaseLine, PurchaseOrder
 from models.stock import ensure_locations, receive_stock, reserve_stock
 from tests.catalog.test_catalog_rules import make_product, make_supplier
-from tests.helpers import business_rows
+from tests.helpers import business_rows, count_rows, form_key
 
 D = Decimal
 
@@ -56,7 +57,8 @@ def _orders(db) -> dict[str, list[tuple[str, Decimal]]]:
 
 
 def _form(shop, *keys, **quantities) -> dict:
-    data = {"product_id": [str(shop[key].id) for key in keys]}
+    """The reorder form with `keys` ticked and `quantities` typed, and a key of its own."""
+    data = {"product_id": [str(shop[key].id) for key in keys], "form_key": form_key()}
     for key, value in quantities.items():
         data[f"qty-{shop[key].id}"] = value
     return data
@@ -144,17 +146,64 @@ def test_order__flash_names_the_new_orders(client, login, db, shop):
 
 
 def test_order__a_repeated_post_orders_nothing_twice(client, login, db, shop):
-    """Does posting the same selection again create nothing (it is on order now) and say so?"""
+    """Is the same form posted again (double click, retry) sent to the orders it made,
+    creating nothing?"""
     login("operations")
     data = _form(shop, "drill", "saw")
-    assert client.post("/catalog/reorder", data=data).status_code == 302
+    first = client.post("/catalog/reorder", data=data)
+    assert first.status_code == 302
     before = business_rows(db)
     response = client.post("/catalog/reorder", data=data)
+    assert response.status_code == 302
+    assert response.headers["Location"] == first.headers["Location"]
+    assert business_rows(db) == before
+    assert db.session.scalar(select(func.count(PurchaseOrder.id))) == 1
+
+
+def test_order__the_selection_again_from_another_page_orders_nothing_twice(
+        client, login, db, shop):
+    """Is the same selection posted from another page (its own key) refused, as it is on
+    order now, saying so?"""
+    login("operations")
+    assert client.post("/catalog/reorder", data=_form(shop, "drill", "saw")).status_code == 302
+    before = business_rows(db)
+    response = client.post("/catalog/reorder", data=_form(shop, "drill", "saw"))
     assert response.status_code == 422
     assert "None of the chosen products needs reordering any more." in response.get_data(
         as_text=True)
     assert business_rows(db) == before
     assert db.session.scalar(select(func.count(PurchaseOrder.id))) == 1
+
+
+def test_order__less_than_the_shortfall_posted_twice_orders_once(client, login, db, shop):
+    """With less typed than the shortfall (the product stays below its point, so the rule
+    alone would order it again), does the form posted twice make one order?"""
+    login("operations")
+    page = client.get("/catalog/reorder").get_data(as_text=True)
+    data = _form(shop, "drill", drill="3") | {"form_key": form_key(page)}
+    assert client.post("/catalog/reorder", data=data).status_code == 302
+    assert client.post("/catalog/reorder", data=data).status_code == 302
+    assert _orders(db) == {"Acme Tools": [("DRILL", D(3))]}
+    assert count_rows(db, PurchaseOrder) == 1
+
+
+@pytest.mark.parametrize("key", [None, "", "short", "x" * 65])
+def test_order__missing_or_garbled_key_is_422_and_writes_nothing(client, login, db, shop,
+                                                                 key):
+    """Is the order post without its key (or with a malformed one) answered 422 "This
+    form has expired", with nothing written?"""
+    login("operations")
+    data = _form(shop, "drill")
+    if key is None:
+        del data["form_key"]
+    else:
+        data["form_key"] = key
+    before = business_rows(db)
+    response = client.post("/catalog/reorder", data=data)
+    assert response.status_code == 422
+    assert "This form has expired. Reload the page and submit it again." in \
+        response.get_data(as_text=True)
+    assert business_rows(db) == before
 
 
 @pytest.mark.parametrize("keys, quantities, message", [
@@ -194,6 +243,6 @@ def test_page__nothing_to_reorder_says_so(client, login, db):
     """With nothing below its reorder point, does the page say so (and take no filters)?"""
     login("operations")
     body = client.get("/catalog/reorder").get_data(as_text=True)
-    assert "Nothing needs reordering" in body
+    assert "Nothing needs reordering" in body and 'name="form_key"' not in body
     assert client.get("/catalog/reorder?supplier_id=1").status_code == 400
     assert db.session.scalar(select(func.count(PurchaseLine.id))) == 0

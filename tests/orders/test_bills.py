@@ -4,8 +4,10 @@ import re
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pytest
+
 from models import PurchaseOrder, VendorBill
-from tests.helpers import business_rows, count_rows
+from tests.helpers import business_rows, count_rows, form_key
 from tests.orders.factories import make_po, make_product, make_supplier, make_tax_rate
 
 
@@ -16,8 +18,10 @@ def _order(db, order_id) -> PurchaseOrder:
 
 def _bill(client, order, **fields):
     data = {"supplier_ref": "INV-100", "bill_date": "2030-03-01", "due_on": "",
-            "net": "10.00", "tax": "2.00", "notes": ""}
+            "net": "10.00", "tax": "2.00", "notes": "", "form_key": form_key()}
     data.update(fields)
+    if data["form_key"] is None:
+        del data["form_key"]
     return client.post(f"/orders/purchases/{order.id}/bill", data=data)
 
 
@@ -35,6 +39,7 @@ def test_bill_form__prefills_net_and_tax_from_what_arrived(client, login, db):
     assert re.search(r'<input id="net"[^>]*value="20.00"', page)
     assert re.search(r'<input id="tax"[^>]*value="4.00"', page)
     assert f'value="{date.today().isoformat()}"' in page
+    assert re.search(r'<input type="hidden" name="form_key" value="[\w-]{20,}">', page)
 
 
 def test_bill__recorded_with_due_date_from_the_supplier_terms(client, login, db):
@@ -202,3 +207,51 @@ def test_supplier_page__lists_its_bills(client, login, db):
     _bill(client, order, supplier_ref="SUP-42")
     page = client.get(f"/orders/suppliers/{supplier.id}").get_data(as_text=True)
     assert "SUP-42" in page and order.number in page
+
+
+# --- The one-time form key ---------------------------------------------------------------
+
+def test_bill__the_same_form_posted_twice_records_one_bill(client, login, db):
+    """Does the bill form posted twice (double click, retry) record one bill, the repeat
+    being sent to the order rather than told the order is already billed?"""
+    order = _received(status="partial")
+    login("finance")
+    key = form_key(client.get(f"/orders/purchases/{order.id}/bill").get_data(as_text=True))
+    first = _bill(client, order, supplier_ref="ONCE-1", form_key=key)
+    assert first.status_code == 302
+    before = business_rows(db)
+    again = _bill(client, order, supplier_ref="ONCE-1", form_key=key)
+    assert again.status_code == 302
+    assert again.headers["Location"] == first.headers["Location"]
+    assert again.headers["Location"].endswith(f"/orders/purchases/{order.id}")
+    assert business_rows(db) == before
+    assert count_rows(db, VendorBill) == 1
+    assert "That was already done" in client.get(again.headers["Location"]).get_data(
+        as_text=True)
+
+
+def test_bill__a_refused_form_keeps_its_key(client, login, db):
+    """Is a bill refused for a taken bill number not using up its key (the number is
+    checked by the database), so the same form with another number goes through?"""
+    supplier = make_supplier("Retry Co")
+    first, second = _received(supplier), _received(supplier)
+    login("finance")
+    assert _bill(client, first, supplier_ref="R-1").status_code == 302
+    key = form_key(client.get(f"/orders/purchases/{second.id}/bill").get_data(as_text=True))
+    assert _bill(client, second, supplier_ref="R-1", form_key=key).status_code == 422
+    assert _bill(client, second, supplier_ref="R-2", form_key=key).status_code == 302
+    assert count_rows(db, VendorBill) == 2
+
+
+@pytest.mark.parametrize("key", [None, "", "short", "x" * 65])
+def test_bill__missing_or_garbled_key_is_422_and_writes_nothing(client, login, db, key):
+    """Is a valid bill without its key (or with a malformed one) answered 422 "This form
+    has expired", with nothing written?"""
+    order = _received()
+    login("finance")
+    before = business_rows(db)
+    response = _bill(client, order, form_key=key)
+    assert response.status_code == 422
+    assert "This form has expired. Reload the page and submit it again." in \
+        response.get_data(as_text=True)
+    assert business_rows(db) == before

@@ -4,8 +4,10 @@ posts), header edits, send and cancel, and who may do what."""
 import re
 from decimal import Decimal
 
+import pytest
+
 from models import PurchaseLine, PurchaseOrder
-from tests.helpers import business_rows, count_rows
+from tests.helpers import business_rows, count_rows, form_key
 from tests.orders.factories import make_po, make_product, make_supplier, make_tax_rate
 
 ORDERS_PREFIXES = ("/orders/suppliers", "/orders/purchases", "/orders/bills")
@@ -23,7 +25,8 @@ def test_new_purchase__creates_a_numbered_draft_and_opens_it(client, login, db):
     supplier = make_supplier("Draft Supplies", currency="EUR")
     login("operations")
     response = client.post("/orders/purchases/new", data={
-        "supplier_id": str(supplier.id), "expected_on": "2030-05-01", "notes": "Rush"})
+        "supplier_id": str(supplier.id), "expected_on": "2030-05-01", "notes": "Rush",
+        "form_key": form_key(client.get("/orders/purchases/new").get_data(as_text=True))})
     assert response.status_code == 302
     order = db.session.scalar(db.select(PurchaseOrder))
     assert response.headers["Location"].endswith(f"/orders/purchases/{order.id}")
@@ -55,13 +58,14 @@ def test_new_purchase__foreign_supplier_shows_and_needs_the_rate(client, login, 
     page = client.get(f"/orders/purchases/new?supplier_id={supplier.id}").get_data(as_text=True)
     assert 'name="exchange_rate"' in page and "EUR per 1 USD" in page
     before = business_rows(db)
-    response = client.post("/orders/purchases/new", data={"supplier_id": str(supplier.id)})
+    response = client.post("/orders/purchases/new", data={"supplier_id": str(supplier.id),
+                                                          "form_key": form_key(page)})
     assert response.status_code == 422
     assert "Enter the exchange rate: what one USD costs in EUR." in \
         response.get_data(as_text=True)
     assert business_rows(db) == before
-    response = client.post("/orders/purchases/new", data={
-        "supplier_id": str(supplier.id), "exchange_rate": "0.912345"})
+    response = client.post("/orders/purchases/new", data={     # the same form, corrected
+        "supplier_id": str(supplier.id), "exchange_rate": "0.912345", "form_key": form_key(page)})
     assert response.status_code == 302
     order = db.session.scalar(db.select(PurchaseOrder))
     assert (order.currency, order.exchange_rate) == ("USD", Decimal("0.912345"))
@@ -89,9 +93,64 @@ def test_new_purchase__refusals_write_nothing(client, login, db):
               "Enter an exchange rate above zero."),
              ({"supplier_id": str(foreign.id), "exchange_rate": "abc"}, "Enter a number")]
     for data, message in cases:
-        response = client.post("/orders/purchases/new", data=data)
+        response = client.post("/orders/purchases/new", data=data | {"form_key": form_key()})
         assert response.status_code == 422, data
         assert message in response.get_data(as_text=True), data
+    assert business_rows(db) == before
+
+
+def test_new_purchase__posted_twice_starts_one_order(client, login, db):
+    """Does the same new-order form posted twice (double click, retry) start one order,
+    the repeat being sent to it?"""
+    supplier = make_supplier("Twice Co")
+    login("operations")
+    page = client.get(f"/orders/purchases/new?supplier_id={supplier.id}").get_data(as_text=True)
+    data = {"supplier_id": str(supplier.id), "notes": "Once", "form_key": form_key(page)}
+    first = client.post("/orders/purchases/new", data=data)
+    assert first.status_code == 302
+    before = business_rows(db)
+    again = client.post("/orders/purchases/new", data=data)
+    assert again.status_code == 302
+    assert again.headers["Location"] == first.headers["Location"]
+    assert business_rows(db) == before
+    assert count_rows(db, PurchaseOrder) == 1
+    order = db.session.scalar(db.select(PurchaseOrder))
+    assert first.headers["Location"].endswith(f"/orders/purchases/{order.id}")
+    assert "That was already done" in client.get(again.headers["Location"]).get_data(
+        as_text=True)
+    other_tab = client.post("/orders/purchases/new",       # a form of its own: a new order
+                            data=data | {"form_key": form_key()})
+    assert other_tab.status_code == 302 and count_rows(db, PurchaseOrder) == 2
+
+
+def test_new_purchase__a_refused_form_keeps_its_key(client, login, db):
+    """Is a form refused for a missing rate not using up its key, so the same form, once
+    corrected, starts the order?"""
+    supplier = make_supplier("Rate Later Co", currency="USD")
+    login("operations")
+    page = client.get(f"/orders/purchases/new?supplier_id={supplier.id}").get_data(as_text=True)
+    data = {"supplier_id": str(supplier.id), "form_key": form_key(page)}
+    assert client.post("/orders/purchases/new", data=data).status_code == 422
+    response = client.post("/orders/purchases/new", data=data | {"exchange_rate": "0.9"})
+    assert response.status_code == 302
+    assert count_rows(db, PurchaseOrder) == 1
+
+
+@pytest.mark.parametrize("key", [None, "", "not a key!", "x" * 65])
+def test_new_purchase__missing_or_garbled_key_is_422_and_writes_nothing(client, login, db,
+                                                                       key):
+    """Is a valid form without its key (or with a malformed one) answered 422 "This form
+    has expired", with nothing written?"""
+    supplier = make_supplier("Keyless Co")
+    login("operations")
+    data = {"supplier_id": str(supplier.id)}
+    if key is not None:
+        data["form_key"] = key
+    before = business_rows(db)
+    response = client.post("/orders/purchases/new", data=data)
+    assert response.status_code == 422
+    assert "This form has expired. Reload the page and submit it again." in \
+        response.get_data(as_text=True)
     assert business_rows(db) == before
 
 

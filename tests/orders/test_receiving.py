@@ -5,9 +5,11 @@ import re
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from models import PurchaseOrder, Receipt, StockMove
 from models.stock import StockLevel, add_location, availability, level_drift
-from tests.helpers import business_rows, count_rows
+from tests.helpers import business_rows, count_rows, form_key
 from tests.orders.factories import make_po, make_product, make_supplier, on_hand
 
 
@@ -20,7 +22,10 @@ def _post(client, order, quantities, **extra):
     data = {f"qty-{line.id}": str(qty) for line, qty in quantities.items()}
     data.setdefault("location_id", str(order.location_id))
     data.setdefault("received_on", date.today().isoformat())
+    data["form_key"] = form_key()              # a fresh form each time, as after a reload
     data.update(extra)
+    if data["form_key"] is None:
+        del data["form_key"]
     return client.post(f"/orders/purchases/{order.id}/receive", data=data)
 
 
@@ -39,6 +44,7 @@ def test_receive_form__one_row_per_line_with_outstanding_as_placeholder(client, 
     assert f'value="{date.today().isoformat()}"' in page
     assert "Accept more than ordered" in page
     assert "Freight" in page
+    assert re.search(r'<input type="hidden" name="form_key" value="[\w-]{20,}">', page)
 
 
 def test_receive__partial_then_full_updates_status_and_stock(client, login, db):
@@ -229,3 +235,58 @@ def test_receive__roles(app, client, login, db):
     ops = app.test_client()
     login("operations", ops)
     assert ops.get(f"/orders/purchases/{order.id}/receive").status_code == 200
+
+
+# --- The one-time form key ---------------------------------------------------------------
+
+def test_receive__the_same_form_posted_twice_receives_once(client, login, db):
+    """Does the receipt form posted twice (double click, retry) record one receipt and
+    raise on hand once, the repeat being sent to the order?"""
+    product = make_product("TWICE-1")
+    order = make_po(lines=[(product, "10", "2")], status="sent")
+    line = order.lines[0]
+    login("operations")
+    page = client.get(f"/orders/purchases/{order.id}/receive").get_data(as_text=True)
+    key = form_key(page)
+    first = _post(client, order, {line: 4}, form_key=key)
+    assert first.status_code == 302
+    before = business_rows(db)
+    again = _post(client, order, {line: 4}, form_key=key)
+    assert again.status_code == 302
+    assert again.headers["Location"].endswith(f"/orders/purchases/{order.id}")
+    assert business_rows(db) == before
+    assert count_rows(db, Receipt) == 1
+    assert on_hand(product) == Decimal("4.000")
+    assert _order(db, order.id).lines[0].received == Decimal("4.000")
+    assert "That was already done" in client.get(again.headers["Location"]).get_data(
+        as_text=True)
+
+
+def test_receive__a_refused_form_keeps_its_key(client, login, db):
+    """Is a receipt refused for an over-receipt not using up its key, so the same form,
+    with the tick, goes through once?"""
+    product = make_product("KEEP-1")
+    order = make_po(lines=[(product, "5", "1")], status="sent")
+    line = order.lines[0]
+    login("operations")
+    key = form_key(client.get(f"/orders/purchases/{order.id}/receive").get_data(as_text=True))
+    assert _post(client, order, {line: 7}, form_key=key).status_code == 422
+    assert _post(client, order, {line: 7}, form_key=key, confirm_over="y").status_code == 302
+    assert _post(client, order, {line: 7}, form_key=key, confirm_over="y").status_code == 302
+    assert count_rows(db, Receipt) == 1 and on_hand(product) == Decimal("7.000")
+
+
+@pytest.mark.parametrize("key", [None, "", "short", "x" * 65])
+def test_receive__missing_or_garbled_key_is_422_and_writes_nothing(client, login, db, key):
+    """Is a valid receipt without its key (or with a malformed one) answered 422 "This
+    form has expired", with nothing received?"""
+    product = make_product("NOKEY-1")
+    order = make_po(lines=[(product, "5", "1")], status="sent")
+    login("operations")
+    before = business_rows(db)
+    response = _post(client, order, {order.lines[0]: 2}, form_key=key)
+    assert response.status_code == 422
+    assert "This form has expired. Reload the page and submit it again." in \
+        response.get_data(as_text=True)
+    assert business_rows(db) == before
+    assert on_hand(product) == Decimal("0")
