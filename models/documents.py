@@ -8,13 +8,45 @@ rounded line figures, so the PDF, the page and the books always add up to the ce
 
 from decimal import Decimal
 
+from sqlalchemy import select
+
+from models import db
 from models.company import currency_places
 from models.types import round_money
 
 HUNDRED = Decimal(100)
 
 
-class PricedLine:
+def lock_document(document):
+    """Re-read a document under a row lock (SELECT ... FOR UPDATE on PostgreSQL; SQLite
+    already holds the write lock) for the rest of the transaction, so a rule sees what
+    a concurrent transaction committed before it."""
+    db.session.flush()  # a refresh would drop unsaved changes
+    model = type(document)
+    db.session.execute(select(model.id).where(model.id == document.id).with_for_update())
+    db.session.refresh(document)
+    return document
+
+
+class ProductLine:
+    """A document line that names a product, or only a description (a service, freight)."""
+
+    @property
+    def label(self) -> str:
+        if self.product is not None:
+            return f"{self.product.sku} · {self.description or self.product.name}"
+        return self.description
+
+    @property
+    def unit(self) -> str:
+        return self.product.unit if self.product is not None else ""
+
+    @property
+    def is_stocked(self) -> bool:
+        return self.product is not None and self.product.is_stocked
+
+
+class PricedLine(ProductLine):
     """A line with quantity, unit_price, discount_percent and tax_percent columns, on a
     document that has a `currency`."""
 
@@ -44,20 +76,6 @@ class PricedLine:
     @property
     def total(self) -> Decimal:
         return self.net + self.tax
-
-    @property
-    def label(self) -> str:
-        if self.product is not None:
-            return f"{self.product.sku} · {self.description or self.product.name}"
-        return self.description
-
-    @property
-    def unit(self) -> str:
-        return self.product.unit if self.product is not None else ""
-
-    @property
-    def is_stocked(self) -> bool:
-        return self.product is not None and self.product.is_stocked
 
 
 class DocumentTotals:

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, contains_eager, mapped_column, relationship
 from models import db
 from models.catalog import Product, Supplier, TaxRate
 from models.company import CompanySettings
+from models.documents import ProductLine, lock_document
 from models.errors import DomainError
 from models.sequences import next_number
 from models.stock import (
@@ -155,7 +156,7 @@ class PurchaseOrder(Versioned, db.Model):
         return sum((line.received_tax for line in self.lines), Decimal("0.00"))
 
 
-class PurchaseLine(db.Model):
+class PurchaseLine(ProductLine, db.Model):
     """One line of a purchase order: a product (or a free-text service) to buy.
 
     Attributes:
@@ -189,20 +190,6 @@ class PurchaseLine(db.Model):
     order: Mapped[PurchaseOrder] = relationship(back_populates="lines")
     product: Mapped[Product | None] = relationship(lazy="joined")
     tax_rate: Mapped[TaxRate | None] = relationship(lazy="joined")
-
-    @property
-    def label(self) -> str:
-        if self.product is not None:
-            return f"{self.product.sku} · {self.description or self.product.name}"
-        return self.description
-
-    @property
-    def unit(self) -> str:
-        return self.product.unit if self.product is not None else ""
-
-    @property
-    def is_stocked(self) -> bool:
-        return self.product is not None and self.product.is_stocked
 
     @property
     def net(self) -> Decimal:
@@ -483,11 +470,7 @@ def cancel_order(order: PurchaseOrder, *, reason: str, version=None) -> Purchase
 
 def lock_order(order: PurchaseOrder) -> PurchaseOrder:
     """Re-read the order under a row lock (PostgreSQL) for the rest of the transaction."""
-    db.session.flush()  # a refresh would drop unsaved changes
-    db.session.execute(select(PurchaseOrder.id).where(PurchaseOrder.id == order.id)
-                       .with_for_update())
-    db.session.refresh(order)
-    return order
+    return lock_document(order)
 
 
 def receive(order: PurchaseOrder, quantities: dict[int, Decimal], *, by: User | None = None,

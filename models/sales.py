@@ -38,7 +38,7 @@ from models import db
 from models.catalog import Product, TaxRate
 from models.company import CompanySettings, currency_places
 from models.customers import Contact, Customer
-from models.documents import DocumentTotals, PricedLine
+from models.documents import DocumentTotals, PricedLine, lock_document
 from models.errors import DomainError, NotAllowed
 from models.pipeline import Deal, Stage, _apply_move, may_change_deal
 from models.sequences import next_number
@@ -394,10 +394,7 @@ def _set_line(line, given: QuoteLineInput, currency: str):
 
 def lock_quote(quote: Quote) -> Quote:
     """Re-read the quote under a row lock (PostgreSQL) for the rest of the transaction."""
-    db.session.flush()
-    db.session.execute(select(Quote.id).where(Quote.id == quote.id).with_for_update())
-    db.session.refresh(quote)
-    return quote
+    return lock_document(quote)
 
 
 def archived_lines(quote: Quote) -> list[QuoteLine]:
@@ -714,11 +711,18 @@ def _reserved_moves(line: SalesLine) -> list[StockMove]:
 
 
 def lock_sales_order(order: SalesOrder) -> SalesOrder:
-    db.session.flush()
-    db.session.execute(select(SalesOrder.id).where(SalesOrder.id == order.id)
-                       .with_for_update())
-    db.session.refresh(order)
-    return order
+    return lock_document(order)
+
+
+def backordered(order: SalesOrder, reserved: dict[int, Decimal] | None = None
+                ) -> dict[int, Decimal]:
+    """{line id: quantity still to ship that no stock is reserved for} for the stocked
+    lines of an open order (what waits for a receipt)."""
+    if not order.is_open:
+        return {}
+    reserved = reserved_by_line(order) if reserved is None else reserved
+    return {line.id: line.to_ship - reserved.get(line.id, ZERO)
+            for line in order.lines if line.is_stocked}
 
 
 def accept_quote(quote: Quote, *, by: User | None = None, customer_po: str = "") -> SalesOrder:

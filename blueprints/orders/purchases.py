@@ -19,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from blueprints.forms import choices
 from blueprints.orders import bp
+from blueprints.orders.lines import tax_choices, typed_line
 from blueprints.orders.purchase_forms import (
     BillForm,
     CancelForm,
@@ -31,7 +32,7 @@ from blueprints.orders.purchase_forms import (
 from blueprints.pdf import logo_uri, pdf_response, render_pdf
 from blueprints.web import can, is_partial, redirect_to, refuse, render, roles, url_page
 from models import AuditEntry, db
-from models.catalog import Supplier, TaxRate, active_tax_rates, product_by_sku
+from models.catalog import Supplier
 from models.company import CompanySettings
 from models.errors import DomainError
 from models.formkeys import claim_form_key, settle_form_key
@@ -249,14 +250,6 @@ def new_purchase():
 
 # --- The order page ----------------------------------------------------------------------
 
-def _tax_choices(keep: TaxRate | None = None):
-    rates = active_tax_rates()
-    if keep is not None and keep not in rates:
-        rates.append(keep)
-    return choices([("", "The product's rate"), ("none", "No tax")]
-                   + [(str(r.id), r.label) for r in rates])
-
-
 def _line_form(line: PurchaseLine | None = None, formdata=None) -> LineForm:
     if formdata is None and line is None:
         form = LineForm(formdata=None)
@@ -267,7 +260,7 @@ def _line_form(line: PurchaseLine | None = None, formdata=None) -> LineForm:
                         tax_rate_id=str(line.tax_rate_id) if line.tax_rate_id else "none")
     else:
         form = LineForm(formdata=formdata)
-    form.tax_rate_id.choices = _tax_choices(line.tax_rate if line is not None else None)
+    form.tax_rate_id.choices = tax_choices(line.tax_rate if line is not None else None)
     return form
 
 
@@ -316,36 +309,13 @@ def _line_input(form: LineForm, order: PurchaseOrder) -> LineInput | None:
 
     A blank unit cost is the product's cost, which is in the base currency: on an order
     in another currency it is converted at the order's rate."""
-    ok = not form.errors
-    sku = (form.sku.data or "").strip()
-    product = None
-    if sku and not form.sku.errors:
-        product = product_by_sku(sku)
-        if product is None:
-            form.sku.errors = [f"No product with SKU {sku}."]
-            ok = False
-    quantity = None
-    if not form.quantity.errors:
-        try:
-            quantity = parse_quantity(form.quantity.data or "", whole=False)
-        except ValueError as error:
-            text = str(error)
-            if text.startswith("Enter a number"):
-                text = "Enter a number, like 12 or 2.5."
-            form.quantity.errors = [text]
-            ok = False
-    tax_rate, use_product_tax = None, True
-    value = form.tax_rate_id.data or ""
-    if value == "none":
-        use_product_tax = False
-    elif value.isdigit() and len(value) < 10 and not form.tax_rate_id.errors:
-        tax_rate = db.session.get(TaxRate, int(value))
-        use_product_tax = False
-    if not ok:
+    typed = typed_line(form)
+    if typed is None:
         return None
-    return LineInput(product=product, quantity=quantity, unit_cost=form.unit_cost.data,
-                     tax_rate=tax_rate, description=form.description.data or "",
-                     use_product_tax=use_product_tax)
+    return LineInput(product=typed.product, quantity=typed.quantity,
+                     unit_cost=form.unit_cost.data, tax_rate=typed.tax_rate,
+                     description=form.description.data or "",
+                     use_product_tax=typed.use_product_tax)
 
 
 def _refuse_line(form: LineForm, error: DomainError) -> tuple[int, str | None]:
@@ -403,7 +373,7 @@ def update_purchase_line(order_id: int, line_id: int):
     order = _order_or_404(order_id)
     line = _line_or_404(order, line_id)
     form = _line_form(formdata=request.form)
-    form.tax_rate_id.choices = _tax_choices(line.tax_rate)
+    form.tax_rate_id.choices = tax_choices(line.tax_rate)
     form.validate()
     given = _line_input(form, order)
     message = None

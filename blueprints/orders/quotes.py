@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from blueprints.forms import choices
 from blueprints.mail import MailError, send_mail
 from blueprints.orders import bp
+from blueprints.orders.lines import tax_choices, typed_line
 from blueprints.orders.quote_forms import (
     AcceptForm,
     DeclineForm,
@@ -28,7 +29,6 @@ from blueprints.pdf import logo_uri, pdf_response, render_pdf
 from blueprints.web import can, is_partial, redirect_to, refuse, render, roles, url_page
 from models import AuditEntry, db
 from models.activities import log_activity
-from models.catalog import TaxRate, active_tax_rates, product_by_sku
 from models.company import CompanySettings
 from models.customers import Contact
 from models.errors import DomainError
@@ -43,6 +43,7 @@ from models.sales import (
     QuoteLineInput,
     accept_quote,
     add_quote_line,
+    backordered,
     create_quote,
     credit_warnings,
     decline_quote,
@@ -55,7 +56,6 @@ from models.sales import (
     update_quote,
     update_quote_line,
 )
-from models.types import parse_quantity
 
 LIST_PARAMS = {"status", "mine", "after", "before"}
 STATUS_FILTERS = ("", "open", "draft", "sent", "expired", "accepted", "declined", "superseded")
@@ -138,14 +138,6 @@ def new_quote():
 
 # --- The quote page ----------------------------------------------------------------------
 
-def _tax_choices(keep: TaxRate | None = None):
-    rates = active_tax_rates()
-    if keep is not None and keep not in rates:
-        rates.append(keep)
-    return choices([("", "The product's rate"), ("none", "No tax")]
-                   + [(str(r.id), r.label) for r in rates])
-
-
 def _line_form(line: QuoteLine | None = None, formdata=None) -> QuoteLineForm:
     if formdata is not None:
         form = QuoteLineForm(formdata=formdata)
@@ -157,7 +149,7 @@ def _line_form(line: QuoteLine | None = None, formdata=None) -> QuoteLineForm:
             description=line.description, quantity=_qty(line.quantity),
             unit_price=line.unit_price, discount_percent=line.discount_percent,
             tax_rate_id=str(line.tax_rate_id) if line.tax_rate_id else "none")
-    form.tax_rate_id.choices = _tax_choices(line.tax_rate if line is not None else None)
+    form.tax_rate_id.choices = tax_choices(line.tax_rate if line is not None else None)
     return form
 
 
@@ -243,37 +235,14 @@ def _quote_pdf_bytes(quote: Quote) -> bytes:
 
 def _line_input(form: QuoteLineForm) -> QuoteLineInput | None:
     """The typed line, or None with the messages put on the form."""
-    ok = not form.errors
-    sku = (form.sku.data or "").strip()
-    product = None
-    if sku and not form.sku.errors:
-        product = product_by_sku(sku)
-        if product is None:
-            form.sku.errors = [f"No product with SKU {sku}."]
-            ok = False
-    quantity = None
-    if not form.quantity.errors:
-        try:
-            quantity = parse_quantity(form.quantity.data or "", whole=False)
-        except ValueError as error:
-            text = str(error)
-            if text.startswith("Enter a number"):
-                text = "Enter a number, like 12 or 2.5."
-            form.quantity.errors = [text]
-            ok = False
-    tax_rate, use_product_tax = None, True
-    value = form.tax_rate_id.data or ""
-    if value == "none":
-        use_product_tax = False
-    elif value.isdigit() and len(value) < 10 and not form.tax_rate_id.errors:
-        tax_rate = db.session.get(TaxRate, int(value))
-        use_product_tax = False
-    if not ok:
+    typed = typed_line(form)
+    if typed is None:
         return None
-    return QuoteLineInput(product=product, quantity=quantity, unit_price=form.unit_price.data,
+    return QuoteLineInput(product=typed.product, quantity=typed.quantity,
+                          unit_price=form.unit_price.data,
                           discount_percent=form.discount_percent.data or Decimal(0),
-                          tax_rate=tax_rate, description=form.description.data or "",
-                          use_product_tax=use_product_tax)
+                          tax_rate=typed.tax_rate, description=form.description.data or "",
+                          use_product_tax=typed.use_product_tax)
 
 
 def _refuse_line(form: QuoteLineForm, error: DomainError) -> tuple[int, str | None]:
@@ -333,7 +302,7 @@ def update_quote_line_view(quote_id: int, line_id: int):
     quote = _quote_or_404(quote_id)
     line = _line_or_404(quote, line_id)
     form = _line_form(formdata=request.form)
-    form.tax_rate_id.choices = _tax_choices(line.tax_rate)
+    form.tax_rate_id.choices = tax_choices(line.tax_rate)
     form.validate()
     given = _line_input(form)
     status, message = 422, None
@@ -537,13 +506,6 @@ def accept_quote_view(quote_id: int):
 
 def order_backorders(order) -> str:
     """"2 pc of W-1, 1 box of B-7" for the stocked quantities not reserved, or ""."""
-    from models.sales import reserved_by_line
-
-    reserved = reserved_by_line(order)
-    parts = []
-    for line in order.lines:
-        if line.is_stocked:
-            missing = line.to_ship - reserved.get(line.id, Decimal(0))
-            if missing > 0:
-                parts.append(f"{_qty(missing)} {line.unit} of {line.product.sku}")
-    return ", ".join(parts)
+    missing = backordered(order)
+    return ", ".join(f"{_qty(missing[line.id])} {line.unit} of {line.product.sku}"
+                     for line in order.lines if missing.get(line.id, 0) > 0)

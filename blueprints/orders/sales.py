@@ -28,6 +28,7 @@ from models.sales import (
     SHIP_ROLES,
     SalesOrder,
     Shipment,
+    backordered,
     cancel_sales_order,
     line_stock,
     reserve_outstanding,
@@ -73,8 +74,7 @@ def _page(order: SalesOrder, *, status: int = 200, message: str | None = None,
     return render(
         "orders/sales_order.html", status=status, order=order, message=message,
         reserved=reserved, stock=line_stock(order.lines) if order.is_open else {},
-        backordered={line.id: line.to_ship - reserved.get(line.id, Decimal(0))
-                     for line in order.lines if line.is_stocked and order.is_open},
+        backordered=backordered(order, reserved),
         cancel_form=cancel_form or CancelOrderForm(formdata=None, version=order.version),
         version_form=VersionForm(formdata=None, version=order.version), panel=panel,
         history=AuditEntry.for_subject("sales_order", order.id),
