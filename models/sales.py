@@ -32,7 +32,7 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from models import db
 from models.catalog import Product, TaxRate
@@ -975,19 +975,23 @@ def _ship_stock(line: SalesLine, quantity: Decimal, shipment: Shipment, *,
 
 # --- Where sales see it ------------------------------------------------------------------
 
+# what a list of orders with totals and delivery status reads, loaded in two queries
+_ORDER_SUMMARY = (selectinload(SalesOrder.lines), selectinload(SalesOrder.shipments))
+
+
 def quotes_for_deal(deal_id: int) -> list[Quote]:
     return list(db.session.scalars(
-        select(Quote).where(Quote.deal_id == deal_id)
+        select(Quote).where(Quote.deal_id == deal_id).options(selectinload(Quote.lines))
         .order_by(Quote.number.desc(), Quote.revision.desc())).unique())
 
 
 def orders_for_deal(deal_id: int) -> list[SalesOrder]:
     return list(db.session.scalars(
-        select(SalesOrder).where(SalesOrder.deal_id == deal_id)
+        select(SalesOrder).where(SalesOrder.deal_id == deal_id).options(*_ORDER_SUMMARY)
         .order_by(SalesOrder.id.desc())).unique())
 
 
 def orders_for_customer(customer_id: int, limit: int = 20) -> list[SalesOrder]:
     return list(db.session.scalars(
         select(SalesOrder).where(SalesOrder.customer_id == customer_id)
-        .order_by(SalesOrder.id.desc()).limit(limit)).unique())
+        .options(*_ORDER_SUMMARY).order_by(SalesOrder.id.desc()).limit(limit)).unique())
