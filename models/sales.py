@@ -551,7 +551,7 @@ def credit_warnings(customer: Customer, amount: Decimal, currency: str) -> list[
         if exposure > limit:
             warnings.append(f"With this quote, {customer.name}'s open orders come to "
                             f"{currency} {exposure:,.2f}, over their credit limit of "
-                            f"{currency} {limit:,.2f}. Ask finance before sending.")
+                            f"{currency} {limit:,.2f}. Ask finance before going on.")
     return warnings
 
 
