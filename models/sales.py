@@ -531,7 +531,8 @@ def open_order_value(customer_id: int, currency: str) -> Decimal:
     orders = db.session.scalars(
         select(SalesOrder).where(SalesOrder.customer_id == customer_id,
                                  SalesOrder.currency == currency,
-                                 SalesOrder.status.in_(("confirmed", "partial", "shipped"))))
+                                 SalesOrder.status.in_(("confirmed", "partial", "shipped")))
+        .options(selectinload(SalesOrder.lines)))
     return sum((order.total for order in orders), Decimal(0))
 
 
