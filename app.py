@@ -134,6 +134,7 @@ def create_app(config: dict | None = None) -> Flask:
     from blueprints.auth import bp as auth_bp
     from blueprints.catalog import bp as catalog_bp
     from blueprints.dashboard import bp as dashboard_bp
+    from blueprints.ledger import bp as ledger_bp
     from blueprints.orders import bp as orders_bp
     from blueprints.pipeline import bp as pipeline_bp
 
@@ -144,6 +145,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(pipeline_bp)
     app.register_blueprint(catalog_bp)
     app.register_blueprint(orders_bp)
+    app.register_blueprint(ledger_bp)
 
     import cli
 

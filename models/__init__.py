@@ -38,6 +38,9 @@ from models.customers import (  # noqa: E402
 )
 from models.errors import Conflict, DomainError, NotAllowed  # noqa: E402
 from models.formkeys import FormKey  # noqa: E402
+from models.invoicing import Invoice, InvoiceLine, InvoicePdf  # noqa: E402
+from models.ledger import Account, ChainHead, JournalEntry, JournalLine  # noqa: E402
+from models.payments import Allocation, Payment  # noqa: E402
 from models.pipeline import Campaign, Deal, Stage, StageChange  # noqa: E402
 from models.purchasing import (  # noqa: E402
     PurchaseLine,
@@ -115,4 +118,13 @@ __all__ = [
     "SalesLine",
     "Shipment",
     "ShipmentLine",
+    "Account",
+    "ChainHead",
+    "JournalEntry",
+    "JournalLine",
+    "Invoice",
+    "InvoiceLine",
+    "InvoicePdf",
+    "Payment",
+    "Allocation",
 ]

@@ -93,7 +93,7 @@ class CreditRequest(Versioned, db.Model):
         reason: why.
         status: requested, then approved or rejected by finance.
         decided_by_id, decided_at, decision_note: the decision; None / "" until made.
-        credit_note_id: set by the ledger when the credit note is posted (later issue).
+        The credit note that settles it points back here (Invoice.credit_request_id).
     """
 
     __tablename__ = "credit_requests"

@@ -1,6 +1,8 @@
 """Company settings: who we are, printed on quotes and invoices; edited by admin."""
 
-from sqlalchemy import Integer, LargeBinary, String, Text
+from datetime import date
+
+from sqlalchemy import Date, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models import db
@@ -23,6 +25,8 @@ class CompanySettings(Versioned, db.Model):
         quote_terms: the terms new quotes start with; quote_valid_days: how long a new
             quote is valid.
         logo, logo_type: PNG or JPEG bytes and their media type; None when unset.
+        lock_date: the books are closed up to and including this day (finance sets it);
+            None when no period is closed.
     """
 
     __tablename__ = "company_settings"
@@ -38,6 +42,7 @@ class CompanySettings(Versioned, db.Model):
     quote_valid_days: Mapped[int] = mapped_column(Integer, default=30)
     logo: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     logo_type: Mapped[str | None] = mapped_column(String(32))
+    lock_date: Mapped[date | None] = mapped_column(Date)
 
     @property
     def audit_subject(self):
@@ -48,7 +53,8 @@ class CompanySettings(Versioned, db.Model):
         """The saved settings, or unsaved defaults when none were saved yet."""
         return db.session.get(cls, 1) or cls(id=1, name="My Company", address="", tax_id="",
                                              base_currency="EUR", payment_instructions="",
-                                             quote_terms="", quote_valid_days=30)
+                                             quote_terms="", quote_valid_days=30,
+                                             lock_date=None)
 
 
 def currency_places(code: str) -> int:

@@ -12,6 +12,7 @@ supplier's bill is recorded against the order; it is payable, and the ledger pos
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     BigInteger,
@@ -35,6 +36,8 @@ from models.catalog import Product, Supplier, TaxRate
 from models.company import CompanySettings
 from models.documents import ProductLine, lock_document
 from models.errors import DomainError
+from models.ledger import check_open
+from models.postings import post_bill, post_receipt
 from models.sequences import next_number
 from models.stock import (
     Location,
@@ -47,6 +50,9 @@ from models.stock import (
 from models.types import Money, Quantity, round_money
 from models.users import User, utcnow
 from models.versioned import Versioned
+
+if TYPE_CHECKING:
+    from models.ledger import Account
 
 STATUSES = ("draft", "sent", "partial", "received", "billed", "cancelled")
 STATUS_LABELS = {"draft": "Draft", "sent": "Sent", "partial": "Partially received",
@@ -262,7 +268,13 @@ class VendorBill(Versioned, db.Model):
         supplier_ref: their bill number, unique per supplier (`supplier_ref_key` is its
             upper-cased form under the constraint).
         net, tax, total: as on their bill, in `currency`; total = net + tax.
-        status: open (payable) until the ledger's supplier payments settle it.
+        exchange_rate: base currency per unit of `currency` (the order's rate by default);
+            total_base: the payable in the base currency.
+        open_amount, open_base: what is still to pay; supplier payments settle it.
+        status: open (payable) until paid in full, then paid.
+        order_id: the purchase order it bills; None for a bill without one (rent, a
+            service), which names its expense `account_id` instead.
+        entry_id: its journal entry (posted when it is recorded).
     """
 
     __tablename__ = "vendor_bills"
@@ -290,12 +302,22 @@ class VendorBill(Versioned, db.Model):
     total: Mapped[Decimal] = mapped_column(Money())
     status: Mapped[str] = mapped_column(String(10), default="open")
     notes: Mapped[str] = mapped_column(Text, default="")
+    exchange_rate: Mapped[Decimal] = mapped_column(Money(6), default=Decimal("1.000000"))
+    total_base: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
+    open_amount: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
+    open_base: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
+    last_paid_on: Mapped[date | None] = mapped_column(Date)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id",
+                                                              ondelete="RESTRICT"))
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entries.id",
+                                                            ondelete="RESTRICT"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id",
                                                                  ondelete="SET NULL"))
 
     supplier: Mapped[Supplier] = relationship(lazy="joined")
     order: Mapped[PurchaseOrder | None] = relationship(back_populates="bill")
+    account: Mapped["Account | None"] = relationship(lazy="select")
 
     @property
     def audit_subject(self):
@@ -304,6 +326,31 @@ class VendorBill(Versioned, db.Model):
     @property
     def is_overdue(self) -> bool:
         return self.status == "open" and self.due_on < date.today()
+
+    @property
+    def currency_places(self) -> int:
+        from models.company import currency_places
+
+        return currency_places(self.currency)
+
+    @property
+    def number(self) -> str:
+        """How the bill is named in allocations and messages."""
+        return f"bill {self.supplier_ref}"
+
+    @property
+    def paid_amount(self) -> Decimal:
+        return self.total - self.open_amount
+
+    @property
+    def state_label(self) -> str:
+        if self.status == "cancelled":
+            return "Cancelled"
+        if self.open_amount <= 0:
+            return "Paid"
+        if self.is_overdue:
+            return "Overdue"
+        return "Partly paid" if self.open_amount < self.total else "Open"
 
 
 # --- Orders ------------------------------------------------------------------------------
@@ -490,6 +537,8 @@ def receive(order: PurchaseOrder, quantities: dict[int, Decimal], *, by: User | 
         raise DomainError("Send the order to the supplier before receiving it.")
     if order.status in ("received", "billed"):
         raise DomainError("Everything on this order has been received.")
+    received_on = received_on or date.today()
+    check_open(received_on, field="received_on", what="The receipt")
     target = location or order.location or default_stock_location()
     if not target.is_internal or not target.active:
         raise DomainError("Receive into an active location that holds stock.",
@@ -517,7 +566,7 @@ def receive(order: PurchaseOrder, quantities: dict[int, Decimal], *, by: User | 
     for product in sorted({lines[i].product for i in wanted if lines[i].is_stocked},
                           key=lambda p: p.id):
         lock_product(product)
-    receipt = Receipt(order=order, received_on=received_on or date.today(), location=target,
+    receipt = Receipt(order=order, received_on=received_on, location=target,
                       note=(note or "").strip()[:500], received_by_id=by.id if by else None)
     db.session.add(receipt)
     db.session.flush()
@@ -534,6 +583,7 @@ def receive(order: PurchaseOrder, quantities: dict[int, Decimal], *, by: User | 
                                    move_id=move.id if move else None))
     order.status = _received_status(order)
     db.session.flush()
+    post_receipt(receipt, by=by)
     return receipt
 
 
@@ -551,14 +601,49 @@ def _received_status(order: PurchaseOrder) -> str:
 
 def record_bill(order: PurchaseOrder, *, supplier_ref: str, bill_date: date,
                 due_on: date | None = None, net: Decimal, tax: Decimal,
-                notes: str = "", by: User | None = None) -> VendorBill:
-    """Record the supplier's bill for a (partly) received order. It becomes payable; the
-    order is "billed" once everything on it has arrived."""
+                notes: str = "", by: User | None = None,
+                exchange_rate: Decimal | None = None) -> VendorBill:
+    """Record the supplier's bill for a (partly) received order. It becomes payable and
+    is posted at once; the order is "billed" once everything on it has arrived. In a
+    foreign currency it is booked at the order's rate unless told otherwise."""
     lock_order(order)
     if order.status in ("draft", "sent", "cancelled"):
         raise DomainError("Only an order with goods received can be billed.")
     if order.bill is not None:
         raise DomainError(f"This order was already billed ({order.bill.supplier_ref}).")
+    bill = _new_bill(order.supplier, supplier_ref=supplier_ref, bill_date=bill_date,
+                     due_on=due_on, net=net, tax=tax, notes=notes, by=by,
+                     currency=order.currency,
+                     exchange_rate=order.exchange_rate if exchange_rate is None
+                     else exchange_rate)
+    bill.order = order
+    db.session.flush()
+    order.status = _received_status(order)
+    post_bill_entry(bill, by=by)
+    return bill
+
+
+def record_expense_bill(supplier: Supplier, *, supplier_ref: str, bill_date: date,
+                        due_on: date | None = None, net: Decimal, tax: Decimal,
+                        account, notes: str = "", by: User | None = None,
+                        exchange_rate: Decimal | None = None) -> VendorBill:
+    """Record a supplier's bill that has no purchase order (rent, a service, a subscription),
+    booked to the chosen expense (or asset) account and posted at once."""
+    if account is None or account.type not in ("expense", "asset") or not account.active \
+            or account.control or account.is_cash:
+        raise DomainError("Choose the expense account the bill is for.", field="account_id")
+    bill = _new_bill(supplier, supplier_ref=supplier_ref, bill_date=bill_date, due_on=due_on,
+                     net=net, tax=tax, notes=notes, by=by, currency=supplier.currency,
+                     exchange_rate=exchange_rate)
+    bill.account = account
+    db.session.flush()
+    post_bill_entry(bill, by=by)
+    return bill
+
+
+def _new_bill(supplier: Supplier, *, supplier_ref: str, bill_date: date, due_on: date | None,
+              net: Decimal, tax: Decimal, notes: str, by: User | None, currency: str,
+              exchange_rate: Decimal | None) -> VendorBill:
     supplier_ref = (supplier_ref or "").strip()
     if not supplier_ref:
         raise DomainError("Enter the supplier's bill number.", field="supplier_ref")
@@ -566,26 +651,41 @@ def record_bill(order: PurchaseOrder, *, supplier_ref: str, bill_date: date,
         raise DomainError("Use at most 60 characters.", field="supplier_ref")
     key = supplier_ref.upper()
     if db.session.scalar(select(VendorBill.id).where(
-            VendorBill.supplier_id == order.supplier_id,
+            VendorBill.supplier_id == supplier.id,
             VendorBill.supplier_ref_key == key)) is not None:
-        raise DomainError(f"Bill {supplier_ref} from {order.supplier.name} is already "
+        raise DomainError(f"Bill {supplier_ref} from {supplier.name} is already "
                           "recorded.", field="supplier_ref")
     if bill_date is None:
         raise DomainError("Enter the bill's date.", field="bill_date")
-    due_on = due_on or bill_date + timedelta(days=order.supplier.payment_terms_days)
+    if bill_date > date.today():
+        raise DomainError("A bill is dated today or earlier.", field="bill_date")
+    check_open(bill_date, field="bill_date", what="The bill")
+    due_on = due_on or bill_date + timedelta(days=supplier.payment_terms_days)
     if due_on < bill_date:
         raise DomainError("The due date cannot be before the bill date.", field="due_on")
     for field, value in (("net", net), ("tax", tax)):
         if value is None or value < 0:
             raise DomainError("Enter an amount of zero or more.", field=field)
-    bill = VendorBill(supplier_id=order.supplier_id, order=order, supplier_ref=supplier_ref,
+    if net + tax <= 0:
+        raise DomainError("Enter the bill's amount.", field="net")
+    from models.invoicing import document_rate
+    from models.ledger import to_base
+
+    rate = document_rate(currency, exchange_rate)
+    bill = VendorBill(supplier_id=supplier.id, supplier=supplier, supplier_ref=supplier_ref,
                       supplier_ref_key=key, bill_date=bill_date, due_on=due_on,
-                      currency=order.currency, net=net, tax=tax, total=net + tax,
-                      notes=(notes or "").strip(), created_by_id=by.id if by else None)
+                      currency=currency, net=net, tax=tax, total=net + tax,
+                      exchange_rate=rate, total_base=to_base(net + tax, rate),
+                      open_amount=net + tax, notes=(notes or "").strip(),
+                      created_by_id=by.id if by else None)
+    bill.open_base = bill.total_base
     db.session.add(bill)
-    db.session.flush()
-    order.status = _received_status(order)
     return bill
+
+
+def post_bill_entry(bill: VendorBill, *, by: User | None) -> None:
+    entry = post_bill(bill, by=by)
+    bill.entry_id = entry.id
 
 
 # --- Reorder -----------------------------------------------------------------------------

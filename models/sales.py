@@ -40,7 +40,9 @@ from models.company import CompanySettings, currency_places
 from models.customers import Contact, Customer
 from models.documents import DocumentTotals, PricedLine, lock_document
 from models.errors import DomainError, NotAllowed
+from models.ledger import check_open
 from models.pipeline import Deal, Stage, _apply_move, may_change_deal
+from models.postings import post_shipment
 from models.sequences import next_number
 from models.stock import (
     ZERO,
@@ -57,14 +59,16 @@ from models.versioned import Versioned
 QUOTE_STATUSES = ("draft", "sent", "accepted", "declined", "superseded")
 QUOTE_LABELS = {"draft": "Draft", "sent": "Sent", "accepted": "Accepted",
                 "declined": "Declined", "superseded": "Superseded", "expired": "Expired"}
-ORDER_STATUSES = ("confirmed", "partial", "shipped", "invoiced", "closed", "cancelled")
-ORDER_LABELS = {"confirmed": "Confirmed", "partial": "Partially shipped",
-                "shipped": "Shipped", "invoiced": "Invoiced", "closed": "Closed",
-                "cancelled": "Cancelled"}
+ORDER_STATUSES = ("held", "confirmed", "partial", "shipped", "invoiced", "closed",
+                  "cancelled")
+ORDER_LABELS = {"held": "On credit hold", "confirmed": "Confirmed",
+                "partial": "Partially shipped", "shipped": "Shipped", "invoiced": "Invoiced",
+                "closed": "Closed", "cancelled": "Cancelled"}
 OPEN_ORDER_STATUSES = ("confirmed", "partial")
 QUOTE_ROLES = ("admin", "sales")                       # who writes, sends and accepts quotes
 SALES_VIEW_ROLES = ("admin", "sales", "operations", "finance")
 SHIP_ROLES = ("admin", "operations")                   # who ships
+CREDIT_ROLES = ("admin", "finance")                    # who releases a credit hold
 CANCEL_ROLES = ("admin", "sales", "operations")        # who may cancel an order
 MAX_LINES = 500
 MAX_DISCOUNT = Decimal(100)
@@ -314,7 +318,7 @@ def add_quote_line(quote: Quote, given: QuoteLineInput, *, by: User | None = Non
     if len(quote.lines) >= MAX_LINES:
         raise DomainError(f"A quote has at most {MAX_LINES} lines.")
     line = QuoteLine(position=len(quote.lines) + 1)
-    _set_line(line, given, quote.currency)
+    set_priced_line(line, given, quote.currency)
     # attached only once valid: a refused line must not linger in quote.lines
     line.quote = quote
     db.session.add(line)
@@ -326,7 +330,7 @@ def update_quote_line(line: QuoteLine, given: QuoteLineInput, *,
                       by: User | None = None) -> QuoteLine:
     _require_quoter(by, line.quote.deal)
     _require_draft(line.quote)
-    return _set_line(line, given, line.quote.currency)
+    return set_priced_line(line, given, line.quote.currency)
 
 
 def remove_quote_line(line: QuoteLine, *, by: User | None = None) -> None:
@@ -339,7 +343,10 @@ def remove_quote_line(line: QuoteLine, *, by: User | None = None) -> None:
         other.position = position
 
 
-def _set_line(line, given: QuoteLineInput, currency: str):
+def set_priced_line(line, given: QuoteLineInput, currency: str):
+    """Set a priced line (quote or invoice) from what was typed, through the line rules:
+    a product or a description, quantity, price (the list price by default), discount
+    and tax. Refused with the message on its field."""
     product = given.product
     description = (given.description or "").strip()
     if product is None and not description:
@@ -525,34 +532,29 @@ def line_stock(lines) -> dict[int, LineStock]:
     return result
 
 
-def open_order_value(customer_id: int, currency: str) -> Decimal:
-    """What the customer's open orders (confirmed, partly shipped, shipped, not yet
-    invoiced) are worth, gross, in `currency`."""
-    orders = db.session.scalars(
-        select(SalesOrder).where(SalesOrder.customer_id == customer_id,
-                                 SalesOrder.currency == currency,
-                                 SalesOrder.status.in_(("confirmed", "partial", "shipped")))
-        .options(selectinload(SalesOrder.lines)))
-    return sum((order.total for order in orders), Decimal(0))
-
-
 def credit_warnings(customer: Customer, amount: Decimal, currency: str) -> list[str]:
     """What finance would say before this much is quoted: the customer is on hold, or
     open orders plus this amount pass the credit limit. (Open receivables join the
     exposure once the ledger exists.)"""
+    from models.receivables import standing
+
     account = customer.account
     warnings = []
     if account.on_hold:
         reason = f" ({account.hold_reason})" if account.hold_reason else ""
-        warnings.append(f"{customer.name} is on hold{reason}: an order cannot be accepted "
-                        "until finance lifts the hold.")
+        warnings.append(f"{customer.name} is on hold{reason}: an order would wait on credit "
+                        "hold until finance releases it.")
     limit = account.credit_limit or Decimal(0)
     if limit > 0 and currency == account.currency:
-        exposure = open_order_value(customer.id, currency) + amount
+        found = standing(customer)
+        exposure = found.exposure + amount
         if exposure > limit:
-            warnings.append(f"With this quote, {customer.name}'s open orders come to "
-                            f"{currency} {exposure:,.2f}, over their credit limit of "
-                            f"{currency} {limit:,.2f}. Ask finance before going on.")
+            warnings.append(f"With this quote, {customer.name}'s open receivables and "
+                            f"orders come to {currency} {exposure:,.2f}, over their credit "
+                            f"limit of {currency} {limit:,.2f}: the order would wait on "
+                            "credit hold. Ask finance before going on.")
+        if found.overdue > 0:
+            warnings.append(f"{customer.name} has {currency} {found.overdue:,.2f} overdue.")
     return warnings
 
 
@@ -563,8 +565,10 @@ class SalesOrder(DocumentTotals, Versioned, db.Model):
 
     Attributes:
         number: SO-YYYY-NNNN. quote_id: unique, so a quote makes one order.
-        status: one of ORDER_STATUSES.
+        status: one of ORDER_STATUSES; "held" waits for finance (credit control).
         ship_to: the delivery address when the order was made.
+        credit_hold_reason: why it was put on credit hold ("" when it never was);
+            credit_decision "released" or "rejected" with who, when and their note.
     """
 
     __tablename__ = "sales_orders"
@@ -592,8 +596,17 @@ class SalesOrder(DocumentTotals, Versioned, db.Model):
                                                                  ondelete="SET NULL"))
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_reason: Mapped[str] = mapped_column(String(500), default="")
+    # Credit control: why the order waits for finance, and what finance decided
+    credit_hold_reason: Mapped[str] = mapped_column(String(500), default="")
+    credit_decision: Mapped[str | None] = mapped_column(String(10))
+    credit_decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    credit_decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id",
+                                                                        ondelete="SET NULL"))
+    credit_decision_note: Mapped[str] = mapped_column(String(500), default="")
 
     quote: Mapped[Quote | None] = relationship(back_populates="order", lazy="select")
+    credit_decided_by: Mapped[User | None] = relationship(foreign_keys=[credit_decided_by_id],
+                                                          lazy="select")
     deal: Mapped[Deal | None] = relationship(lazy="select")
     customer: Mapped[Customer] = relationship(lazy="joined")
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id],
@@ -730,9 +743,13 @@ def accept_quote(quote: Quote, *, by: User | None = None, customer_po: str = "")
     """Record the customer's yes: the sales order with the quote's lines and prices, the
     deal won at the quote's net value, stock reserved for stocked lines.
 
+    Credit control: when the customer is on hold, or open receivables plus orders not
+    invoiced yet plus this one pass the credit limit, the order is made "on credit hold"
+    (its stock reserved, nothing ships) until finance releases or rejects it.
+
     Refused (nothing written) when the quote is not a sent, current, unexpired quote,
-    the customer is on hold, a product was archived since, or a product without
-    backorders has less available than the quote asks for.
+    a product was archived since, or a product without backorders has less available
+    than the quote asks for.
     """
     _require_quoter(by, quote.deal)
     lock_quote(quote)
@@ -754,11 +771,6 @@ def accept_quote(quote: Quote, *, by: User | None = None, customer_po: str = "")
     customer_po = (customer_po or "").strip()
     if len(customer_po) > 60:
         raise DomainError("Use at most 60 characters.", field="customer_po")
-    account = quote.customer.account
-    if account.on_hold:
-        reason = f": {account.hold_reason}" if account.hold_reason else ""
-        raise DomainError(f"{quote.customer.name} is on hold{reason}. Finance must lift the "
-                          "hold before an order can be accepted.")
     _check_sendable(quote)  # lines there, none archived since
     today = date.today()
     order = SalesOrder(number=next_number("SO", today.year), quote=quote, deal=quote.deal,
@@ -775,6 +787,13 @@ def accept_quote(quote: Quote, *, by: User | None = None, customer_po: str = "")
             tax_rate=line.tax_rate, tax_percent=line.tax_percent, shipped=ZERO,
             invoiced=ZERO))
     db.session.flush()
+    from models.receivables import credit_check
+
+    hold = credit_check(quote.customer, order.total, order.currency,
+                        exclude_order_id=order.id)
+    if hold:
+        order.status = "held"
+        order.credit_hold_reason = hold[:500]
     for line in order.lines:
         if line.is_stocked:
             _reserve_line(line, line.quantity, by=by, partial=line.product.allow_backorder)
@@ -818,6 +837,47 @@ def reserve_outstanding(order: SalesOrder, *, by: User | None = None) -> Decimal
     return missing
 
 
+def decide_credit_hold(order: SalesOrder, *, release: bool, note: str, by: User,
+                       version=None) -> SalesOrder:
+    """Finance's answer to an order on credit hold: released, it is confirmed and can
+    ship; rejected, it is cancelled and its stock freed. Either way the deal's owner
+    finds a note on the deal saying so, and why."""
+    lock_sales_order(order)
+    if version is not None:
+        order.check_version(version)
+    if order.status != "held":
+        raise DomainError(f"This order is not on credit hold; it is "
+                          f"{order.status_label.lower()}.")
+    note = (note or "").strip()
+    if not release and not note:
+        raise DomainError("Say why the order is rejected: the sales rep will read it.",
+                          field="note")
+    if len(note) > 500:
+        raise DomainError("Use at most 500 characters.", field="note")
+    order.credit_decision = "released" if release else "rejected"
+    order.credit_decided_at = utcnow()
+    order.credit_decided_by_id = by.id if by else None
+    order.credit_decision_note = note
+    if release:
+        order.status = "confirmed"
+    else:
+        for line in order.lines:
+            for move in _reserved_moves(line):
+                cancel_move(move, by=by)
+        order.status = "cancelled"
+        order.cancelled_at = utcnow()
+        order.cancel_reason = f"Rejected by finance: {note}"[:500]
+    from models.activities import log_activity
+
+    verb = "released" if release else "rejected"
+    log_activity(kind="note", subject=f"{order.number} credit hold {verb}"[:200],
+                 customer=order.customer, deal=order.deal, by=by,
+                 body=(f"Finance {verb} {order.number}."
+                       + (f" Note: {note}" if note else "")
+                       + ("" if release else " The order is cancelled and its stock freed.")))
+    return order
+
+
 def cancel_sales_order(order: SalesOrder, *, reason: str, by: User | None = None,
                        version=None) -> SalesOrder:
     """Cancel an order nothing has shipped on, releasing its reservations."""
@@ -826,7 +886,7 @@ def cancel_sales_order(order: SalesOrder, *, reason: str, by: User | None = None
         order.check_version(version)
     if order.status == "cancelled":
         raise DomainError("This order is already cancelled.")
-    if order.shipments or order.status != "confirmed":
+    if order.shipments or order.status not in ("confirmed", "held"):
         raise DomainError("Part of this order has shipped; it cannot be cancelled.")
     reason = (reason or "").strip()
     if not reason:
@@ -899,11 +959,15 @@ def ship(order: SalesOrder, quantities: dict[int, Decimal], *, by: User | None =
     lock_sales_order(order)
     if order.status == "cancelled":
         raise DomainError("This order was cancelled; nothing ships on it.")
+    if order.status == "held":
+        raise DomainError("This order is on credit hold; nothing ships until finance "
+                          "releases it.")
     if not order.is_open:
         raise DomainError("Everything on this order has shipped.")
     shipped_on = shipped_on or date.today()
     if shipped_on > date.today() + timedelta(days=1):
         raise DomainError("Record a shipment when it leaves, not ahead.", field="shipped_on")
+    check_open(shipped_on, field="shipped_on", what="The shipment")
     carrier, tracking, note = ((carrier or "").strip(), (tracking or "").strip(),
                                (note or "").strip())
     for text, field, limit in ((carrier, "carrier", 60), (tracking, "tracking", 100),
@@ -947,6 +1011,7 @@ def ship(order: SalesOrder, quantities: dict[int, Decimal], *, by: User | None =
         line.shipped += quantity
     order.status = "shipped" if all(line.to_ship <= 0 for line in order.lines) else "partial"
     db.session.flush()
+    post_shipment(shipment, by=by)
     return shipment
 
 

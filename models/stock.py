@@ -23,7 +23,7 @@ cent; stock leaves at the current cost.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import (
@@ -474,8 +474,14 @@ def manual_move(product: Product, quantity: Decimal, source: Location, target: L
                 f"Only {free.normalize():f} {product.unit} of {product.sku} at {source.code} "
                 f"is free; {level.reserved.normalize():f} is reserved for orders.",
                 field="quantity")
-    return move_stock(product, quantity, source, target, by=by, reason=reason,
+    move = move_stock(product, quantity, source, target, by=by, reason=reason,
                       source_type="manual")
+    if "adjustment" in (source.kind, target.kind):
+        from models.postings import post_adjustment
+
+        post_adjustment([move], on=date.today(), source_type_id=("stock_move", move.id),
+                        reference=f"MOVE-{move.id}", reason=reason, by=by)
+    return move
 
 
 def receive_stock(product: Product, quantity: Decimal, unit_cost: Decimal, *,
@@ -680,6 +686,7 @@ def record_count(at: Location, counted: dict[Product, Decimal], *, reason: str,
     for product in sorted(counted, key=lambda p: p.id):
         if product.is_stocked:
             lock_product(product)
+    moves = []
     for product, quantity in sorted(counted.items(), key=lambda item: item[0].sku_key):
         if quantity is None or quantity < 0:
             raise DomainError(f"{product.sku}: enter a counted quantity of zero or more.")
@@ -703,7 +710,12 @@ def record_count(at: Location, counted: dict[Product, Decimal], *, reason: str,
             _apply_done(move, product, totals, was_reserved=False)
             db.session.flush()
             line.move_id = move.id
+            moves.append(move)
     db.session.flush()
+    from models.postings import post_adjustment
+
+    post_adjustment(moves, on=date.today(), source_type_id=("count", count.id),
+                    reference=f"COUNT-{count.id}", reason=reason, by=by)
     return count
 
 

@@ -11,7 +11,8 @@ SAMPLE_ARGS = {"customer_id": 1, "contact_id": 1, "user_id": 1, "filename": "css
                "token": "x", "product_id": 1, "supplier_id": 1, "tax_rate_id": 1,
                "location_id": 1, "count_id": 1, "move_id": 1, "order_id": 1, "line_id": 1,
                "receipt_id": 1, "bill_id": 1, "contact_id_": 1, "quote_id": 1,
-               "shipment_id": 1}
+               "shipment_id": 1, "invoice_id": 1, "payment_id": 1, "entry_id": 1,
+               "account_id": 1}
 
 
 def _endpoints(app):

@@ -27,7 +27,9 @@ from models.customers import (
     sort_key_of,
 )
 from models.errors import DomainError
+from models.invoicing import invoices_for_customer
 from models.pipeline import deals_for_customer
+from models.receivables import overdue_condition, overdue_customers, standing
 from models.sales import orders_for_customer
 
 # Who edits what (the design's ownership of the two facets).
@@ -35,7 +37,7 @@ EDIT_IDENTITY = ("admin", "sales", "finance")
 EDIT_RELATIONSHIP = ("admin", "sales")
 EDIT_FINANCIAL = ("admin", "finance")
 EDIT_CONTACTS = ("admin", "sales", "finance")
-LIST_PARAMS = {"q", "owner", "lifecycle", "hold", "sort", "after", "before"}
+LIST_PARAMS = {"q", "owner", "lifecycle", "hold", "overdue", "sort", "after", "before"}
 
 
 def _customer_or_404(customer_id: int) -> Customer:
@@ -65,11 +67,15 @@ def _list_filters() -> dict:
     hold = args.get("hold", "")
     if hold not in ("", "yes", "no"):
         abort(400, "Unknown hold filter.")
+    overdue = args.get("overdue", "")
+    if overdue not in ("", "yes"):
+        abort(400, "Unknown overdue filter.")
     sort = args.get("sort") or "name"
     if sort not in SORTS:
         abort(400, "Unknown sort order.")
     q = args.get("q", "")[:200]
-    return {"q": q, "owner": owner, "lifecycle": lifecycle, "hold": hold, "sort": sort}
+    return {"q": q, "owner": owner, "lifecycle": lifecycle, "hold": hold, "overdue": overdue,
+            "sort": sort}
 
 
 @bp.route("/")
@@ -85,12 +91,15 @@ def index():
         lifecycle=filters["lifecycle"] or None,
         on_hold={"yes": True, "no": False}.get(filters["hold"]),
     )
+    if filters["overdue"]:
+        query = query.where(overdue_condition())
     column, descending = SORTS[filters["sort"]]
     page = url_page(query, column, Customer.id,
                     descending=descending, key_of=sort_key_of(filters["sort"]))
     return render("accounts/index.html", block="results", page=page, filters=filters,
                   owners=_owner_choices(), lifecycles=LIFECYCLES, sorts=SORTS,
-                  contacted=last_contacted(c.id for c in page.items))
+                  contacted=last_contacted(c.id for c in page.items),
+                  overdue=overdue_customers(c.id for c in page.items))
 
 
 @bp.route("/lookup")
@@ -155,6 +164,8 @@ def _page(customer: Customer, *, editing: str | None = None, status: int = 200,
                   last_contact=last_contacted([customer.id]).get(customer.id),
                   customer_deals=deals_for_customer(customer.id),
                   customer_orders=orders_for_customer(customer.id),
+                  customer_invoices=invoices_for_customer(customer.id),
+                  standing=standing(customer),
                   customer_cases=cases_for_customer(customer.id),
                   customer_contracts=contracts_for_customer(customer.id),
                   timeline_activities=timeline(customer_id=customer.id),

@@ -19,6 +19,7 @@ from models import (
     db,
 )
 from models.customers import LIFECYCLES
+from models.receivables import overdue_condition, overdue_customers
 from models.users import utcnow
 
 
@@ -60,11 +61,52 @@ def index():
     if current_user.role in ("operations", "admin"):
         reorder, expected = _supply_watch()
         to_ship = _orders_to_ship()
+    money = _finance_watch() if current_user.role in ("finance", "admin") else {}
+    overdue_mine = _my_overdue_customers(current_user.id if mine else None) \
+        if current_user.role in ("sales", "admin") else []
+    deal_overdue = overdue_customers(deal.customer_id for deal in deals[:10])
     return render("dashboard/index.html", reorder=reorder, expected=expected, to_ship=to_ship,
+                  money=money, overdue_mine=overdue_mine, deal_overdue=deal_overdue,
                   today=utcnow().date(), mine=mine, by_lifecycle=by_lifecycle,
                   on_hold=on_hold, recent_customers=recent_customers,
                   recent_changes=recent_changes, users=users, deals=deals[:10],
                   open_deal_count=len(deals), forecast=forecast, due=due)
+
+
+def _finance_watch() -> dict:
+    """What finance watches: overdue invoices (oldest first), drafts waiting to be
+    posted, orders on credit hold, and suppliers' bills due within a week."""
+    from models.invoicing import Invoice
+    from models.purchasing import VendorBill
+    from models.sales import SalesOrder
+
+    today = utcnow().date()
+    overdue = db.session.scalars(
+        select(Invoice).where(Invoice.kind == "invoice", Invoice.status == "posted",
+                              Invoice.open_amount > 0, Invoice.due_date < today)
+        .order_by(Invoice.due_date, Invoice.id).limit(8)).unique().all()
+    drafts = db.session.scalars(
+        select(Invoice).where(Invoice.status == "draft").order_by(Invoice.id).limit(8)
+    ).unique().all()
+    held = db.session.scalars(
+        select(SalesOrder).where(SalesOrder.status == "held").order_by(SalesOrder.id)
+        .limit(8)).unique().all()
+    bills = db.session.scalars(
+        select(VendorBill).where(VendorBill.status == "open", VendorBill.open_amount > 0,
+                                 VendorBill.due_on <= today + timedelta(days=7))
+        .order_by(VendorBill.due_on, VendorBill.id).limit(8)).unique().all()
+    return {"overdue": overdue, "drafts": drafts, "held": held, "bills": bills}
+
+
+def _my_overdue_customers(owner_id: int | None) -> list[tuple[Customer, Decimal]]:
+    """Customers (mine, for a rep) with invoices past due: the call to make first."""
+    query = (select(Customer).join(Relationship, Relationship.customer_id == Customer.id)
+             .where(overdue_condition()).order_by(Customer.search_name).limit(8))
+    if owner_id is not None:
+        query = query.where(Relationship.owner_id == owner_id)
+    customers = db.session.scalars(query).unique().all()
+    amounts = overdue_customers(c.id for c in customers)
+    return [(customer, amounts.get(customer.id, Decimal(0))) for customer in customers]
 
 
 def _supply_watch():

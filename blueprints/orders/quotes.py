@@ -190,10 +190,13 @@ def _page(quote: Quote, *, block=None, status: int = 200, message: str | None = 
           accept_form=None, decline_form=None, lines_message: str | None = None,
           panel: str | None = None, oob: bool = False):
     """The quote page, or for htmx the block(s) named."""
+    from models.receivables import standing
+
     may_edit = can(*QUOTE_ROLES) and may_quote(current_user, quote.deal)
     stock = line_stock(quote.lines)
     return render(
         "orders/quote.html", block=block, status=status, quote=quote, message=message,
+        standing=standing(quote.customer), customer=quote.customer,
         lines_message=lines_message, editing=editing, panel=panel, stock=stock,
         short_lines=list({line.product_id: line for line in quote.lines
                           if line.id in stock and stock[line.id].short}.values()),

@@ -22,6 +22,7 @@ from models.errors import DomainError
 from models.formkeys import claim_form_key, settle_form_key
 from models.sales import (
     CANCEL_ROLES,
+    CREDIT_ROLES,
     ORDER_LABELS,
     ORDER_STATUSES,
     SALES_VIEW_ROLES,
@@ -70,9 +71,20 @@ def sales_orders():
 
 def _page(order: SalesOrder, *, status: int = 200, message: str | None = None,
           cancel_form=None, panel: str | None = None):
+    from models.invoicing import INVOICE_ROLES, draft_for_order, invoices_for_order, uninvoiced
+    from models.receivables import standing
+
     reserved = reserved_by_line(order)
+    invoices = invoices_for_order(order.id)
+    billed = {invoice.shipment_id for invoice in invoices if invoice.shipment_id}
     return render(
         "orders/sales_order.html", status=status, order=order, message=message,
+        standing=standing(order.customer), customer=order.customer, invoices=invoices,
+        draft_invoice=draft_for_order(order),
+        to_invoice=sum((uninvoiced(line) for line in order.lines), Decimal(0)),
+        uninvoiced_shipments=[shipment for shipment in order.shipments
+                              if shipment.id not in billed],
+        may_invoice=can(*INVOICE_ROLES), may_decide_credit=can(*CREDIT_ROLES),
         reserved=reserved, stock=line_stock(order.lines) if order.is_open else {},
         backordered=backordered(order, reserved),
         cancel_form=cancel_form or CancelOrderForm(formdata=None, version=order.version),

@@ -276,8 +276,13 @@ def _deal_page(deal: Deal, *, status: int = 200, move_form=None, move_error=None
     if move_form is None:
         move_form = MoveForm(formdata=None)
         move_form.version.data = deal.version
+    from models.invoicing import invoices_for_deal
+    from models.receivables import standing
+
     return render("pipeline/deal.html", status=status, deal=deal, stages=stages,
                   quotes=quotes_for_deal(deal.id), orders=orders_for_deal(deal.id),
+                  invoices=invoices_for_deal(deal.id), standing=standing(deal.customer),
+                  customer=deal.customer,
                   may_quote=can(*QUOTE_ROLES) and may_quote(current_user, deal),
                   stage_names={s.id: s.name for s in stages}, changes=changes,
                   may_change=may_change_deal(current_user, deal), move_form=move_form,

@@ -1,0 +1,218 @@
+"""What sales see of the books: a customer's balance, overdue amount, aging, last payment
+and credit standing, derived from posted invoices, credit notes and payments (never
+typed in), and the credit check an order passes at acceptance.
+
+The balance is per currency: a customer is invoiced in their account currency, and the
+figures shown are in it (documents in an older currency are listed apart).
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import selectinload
+
+from models import db
+from models.cases import OPEN_STATUSES as OPEN_CASE_STATUSES
+from models.cases import SupportCase
+from models.customers import Customer
+from models.documents import HUNDRED
+from models.invoicing import Invoice
+from models.ledger import sum_money
+from models.payments import Payment
+from models.sales import SalesOrder
+from models.types import round_money
+
+ZERO = Decimal("0.00")
+# Aging buckets by days past due: label, first day, last day (None: no end).
+BUCKETS = (("Current", None, 0), ("1–30", 1, 30), ("31–60", 31, 60), ("61–90", 61, 90),
+           ("Over 90", 91, None))
+# Orders whose value is committed but not (all) invoiced yet.
+EXPOSED_ORDER_STATUSES = ("held", "confirmed", "partial", "shipped")
+
+
+def bucket_of(days_past_due: int) -> str:
+    for label, first, last in BUCKETS:
+        if (first is None or days_past_due >= first) and (last is None or days_past_due <= last):
+            return label
+    return BUCKETS[-1][0]
+
+
+@dataclass
+class Standing:
+    """A customer's receivable in one currency.
+
+    Attributes:
+        open_invoices: what posted invoices still ask for.
+        credits: payments and credit notes not yet allocated (the customer's credit).
+        overdue: the open amount of invoices past their due date.
+        oldest_overdue: the invoice longest past due; None when nothing is.
+        aging: {bucket label: open amount} by days past due.
+        last_payment: the latest payment received (any currency); None before the first.
+        uninvoiced_orders: confirmed, held or shipped orders not invoiced yet (gross).
+        credit_limit: 0 when no limit is set.
+    """
+
+    currency: str
+    open_invoices: Decimal = ZERO
+    credits: Decimal = ZERO
+    overdue: Decimal = ZERO
+    oldest_overdue: Invoice | None = None
+    aging: dict = field(default_factory=dict)
+    last_payment: Payment | None = None
+    uninvoiced_orders: Decimal = ZERO
+    open_order_count: int = 0
+    open_cases: int = 0
+    credit_limit: Decimal = ZERO
+    on_hold: bool = False
+    hold_reason: str = ""
+    other_currencies: dict = field(default_factory=dict)
+
+    @property
+    def balance(self) -> Decimal:
+        """What the customer owes now: open invoices less their unused credit."""
+        return self.open_invoices - self.credits
+
+    @property
+    def exposure(self) -> Decimal:
+        """Balance plus orders not invoiced yet: what the credit limit is measured on."""
+        return self.balance + self.uninvoiced_orders
+
+    @property
+    def available(self) -> Decimal | None:
+        """Credit left under the limit (None: no limit set)."""
+        if self.credit_limit <= 0:
+            return None
+        return self.credit_limit - self.exposure
+
+    @property
+    def used_percent(self) -> int | None:
+        if self.credit_limit <= 0:
+            return None
+        return int(max(self.exposure, ZERO) * 100 / self.credit_limit)
+
+
+def line_gross(line, quantity: Decimal, places: int) -> Decimal:
+    """Net plus tax of `quantity` of a priced line, rounded per line as documents do."""
+    factor = (HUNDRED - (line.discount_percent or 0)) / HUNDRED
+    net = round_money(quantity * line.unit_price * factor, places)
+    return net + round_money(net * line.tax_percent / HUNDRED, places)
+
+
+def uninvoiced_order_value(customer_id: int, currency: str,
+                           exclude_order_id: int | None = None) -> tuple[Decimal, int]:
+    """(gross value not invoiced yet, number of orders) of the customer's committed
+    orders in `currency`."""
+    from models.company import currency_places
+
+    places = currency_places(currency)
+    query = (select(SalesOrder).where(SalesOrder.customer_id == customer_id,
+                                      SalesOrder.currency == currency,
+                                      SalesOrder.status.in_(EXPOSED_ORDER_STATUSES))
+             .options(selectinload(SalesOrder.lines)))
+    if exclude_order_id is not None:
+        query = query.where(SalesOrder.id != exclude_order_id)
+    total, count = ZERO, 0
+    for order in db.session.scalars(query).unique():
+        count += 1
+        for line in order.lines:
+            left = line.quantity - line.invoiced
+            if left > 0:
+                total += line_gross(line, left, places)
+    return total, count
+
+
+def standing(customer: Customer, *, today: date | None = None) -> Standing:
+    """The customer's receivable in their account currency, with aging and credit."""
+    today = today or date.today()
+    account = customer.account
+    currency = account.currency
+    result = Standing(currency=currency, credit_limit=account.credit_limit or ZERO,
+                      on_hold=account.on_hold, hold_reason=account.hold_reason,
+                      aging={label: ZERO for label, _, _ in BUCKETS})
+    invoices = db.session.execute(
+        select(Invoice.id, Invoice.currency, Invoice.open_amount, Invoice.due_date)
+        .where(Invoice.customer_id == customer.id, Invoice.kind == "invoice",
+               Invoice.status == "posted", Invoice.open_amount > 0)
+        .order_by(Invoice.due_date, Invoice.id)).all()
+    oldest_id = None
+    for invoice_id, doc_currency, open_amount, due_date in invoices:
+        if doc_currency != currency:
+            result.other_currencies[doc_currency] = (
+                result.other_currencies.get(doc_currency, ZERO) + open_amount)
+            continue
+        result.open_invoices += open_amount
+        late = (today - due_date).days
+        result.aging[bucket_of(late)] += open_amount
+        if late > 0:
+            result.overdue += open_amount
+            if oldest_id is None:
+                oldest_id = invoice_id
+    if oldest_id is not None:
+        result.oldest_overdue = db.session.get(Invoice, oldest_id)
+    payments = db.session.scalar(
+        select(sum_money(Payment.open_amount)).where(
+            Payment.customer_id == customer.id, Payment.direction == "in",
+            Payment.currency == currency, Payment.open_amount > 0))
+    notes = db.session.scalar(
+        select(sum_money(Invoice.open_amount)).where(
+            Invoice.customer_id == customer.id, Invoice.kind == "credit_note",
+            Invoice.status == "posted", Invoice.currency == currency,
+            Invoice.open_amount > 0))
+    result.credits = payments + notes
+    result.last_payment = db.session.scalar(
+        select(Payment).where(Payment.customer_id == customer.id, Payment.direction == "in")
+        .order_by(Payment.payment_date.desc(), Payment.id.desc()).limit(1))
+    result.uninvoiced_orders, result.open_order_count = uninvoiced_order_value(
+        customer.id, currency)
+    result.open_cases = db.session.scalar(
+        select(func.count(SupportCase.id)).where(SupportCase.customer_id == customer.id,
+                                                 SupportCase.status.in_(OPEN_CASE_STATUSES)))
+    return result
+
+
+def overdue_condition(today: date | None = None):
+    """SQL: the customer (Customer.id) has an open posted invoice past its due date."""
+    today = today or date.today()
+    return exists().where(Invoice.customer_id == Customer.id, Invoice.kind == "invoice",
+                          Invoice.status == "posted", Invoice.open_amount > 0,
+                          Invoice.due_date < today)
+
+
+def overdue_customers(customer_ids, today: date | None = None) -> dict[int, Decimal]:
+    """{customer id: overdue amount} for those of `customer_ids` with something overdue
+    (amounts in each invoice's currency, summed: a badge, not a balance)."""
+    ids = list(set(customer_ids))
+    if not ids:
+        return {}
+    today = today or date.today()
+    rows = db.session.execute(
+        select(Invoice.customer_id, sum_money(Invoice.open_amount))
+        .where(Invoice.customer_id.in_(ids), Invoice.kind == "invoice",
+               Invoice.status == "posted", Invoice.open_amount > 0, Invoice.due_date < today)
+        .group_by(Invoice.customer_id)).all()
+    return dict(rows)
+
+
+def credit_check(customer: Customer, order_total: Decimal, currency: str,
+                 exclude_order_id: int | None = None) -> str | None:
+    """Why an order of `order_total` must wait for finance, or None when it may go ahead:
+    the customer is on hold, or open receivables plus orders not invoiced yet plus this
+    one pass the credit limit (0 = no limit set)."""
+    account = customer.account
+    if account.on_hold:
+        return f"{customer.name} is on hold" + (f": {account.hold_reason}"
+                                                if account.hold_reason else ".")
+    limit = account.credit_limit or ZERO
+    if limit <= 0 or currency != account.currency:
+        return None
+    found = standing(customer)
+    before = found.balance + uninvoiced_order_value(customer.id, currency,
+                                                    exclude_order_id)[0]
+    exposure = before + order_total
+    if exposure > limit:
+        return (f"Open receivables and orders come to {currency} {before:,.2f}; with this "
+                f"order ({currency} {order_total:,.2f}) that is {currency} {exposure:,.2f}, "
+                f"over the credit limit of {currency} {limit:,.2f}.")
+    return None
