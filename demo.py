@@ -271,3 +271,117 @@ def load_demo_sales(users: dict) -> None:
     db.session.flush()
     ship(order, {order.lines[0].id: Decimal(12)}, by=users.get("operations"),
          carrier="DHL Freight", tracking="JD014600006281234567")
+
+
+# --- The books ---------------------------------------------------------------------------
+
+def load_demo_ledger(users: dict) -> None:
+    """Invoices, payments, a credit note, bills and journal entries through the same rules
+    the app uses: an opening balance, the shelving order invoiced, Acme partly paid and
+    overdue, Northwind's two invoices over 60 days (why it is on hold) and its new order
+    waiting on credit hold, a paid invoice, a credit note, a supplier paid, this month's
+    rent billed and salaries booked."""
+    from models.catalog import Supplier, product_by_sku
+    from models.customers import Customer
+    from models.invoicing import (
+        add_invoice_line,
+        create_invoice,
+        credit_invoice,
+        invoice_order,
+        post_invoice,
+    )
+    from models.ledger import Account, account_for, credit, debit, ensure_chart, post_entry
+    from models.payments import record_payment, record_supplier_payment
+    from models.pipeline import Stage, create_deal
+    from models.purchasing import VendorBill, record_expense_bill
+    from models.sales import (
+        QuoteLineInput,
+        SalesOrder,
+        accept_quote,
+        add_quote_line,
+        create_quote,
+        mark_sent,
+    )
+
+    finance = users.get("finance")
+    today = utcnow().date()
+    ensure_chart()
+
+    def customer(name: str) -> Customer:
+        return db.session.scalar(select(Customer).where(Customer.name == name))
+
+    def invoice(name: str, lines, days_ago: int):
+        made = create_invoice(customer(name), by=finance)
+        for description, quantity, price, tax in lines:
+            add_invoice_line(made, QuoteLineInput(
+                product=None, description=description, quantity=Decimal(quantity),
+                unit_price=Decimal(price), tax_rate=tax, use_product_tax=False))
+        return post_invoice(made, issue_date=today - timedelta(days=days_ago), by=finance)
+
+    from models.catalog import TaxRate
+
+    vat = db.session.scalar(select(TaxRate).where(TaxRate.name == "Standard 20%"))
+    post_entry(today - timedelta(days=120), [
+        debit(account_for("bank"), Decimal("60000.00"), "Opening balance"),
+        credit(account_for("capital"), Decimal("60000.00"), "Capital paid in")],
+        memo="Opening balances", by=finance)
+    northwind_old = invoice("Northwind Traders", [("Trolleys TRL-900, 10 pc", "10", "840.00",
+                                                   vat)], 100)
+    invoice("Northwind Traders", [("Shelving installation", "1", "3150.00", vat)], 92)
+    acme = invoice("Acme Tools GmbH", [("Spare parts contract: first delivery", "1",
+                                        "6200.00", vat)], 75)
+    noir = invoice("Café Noir SARL", [("Annual maintenance plan", "1", "480.00", vat)], 50)
+    bluebird = invoice("Bluebird Cafés Ltd", [("Service visit, Clifton site", "1", "640.00",
+                                               vat)], 20)
+    invoice("Stark Components", [("Tool service plan, first quarter", "1", "3000.00", vat)],
+            10)
+    record_payment(acme.customer, amount=Decimal("3000.00"),
+                   payment_date=today - timedelta(days=30), reference="ACME-REM-118",
+                   by=finance)
+    record_payment(bluebird.customer, amount=bluebird.total_amount,
+                   payment_date=today - timedelta(days=5), reference="BB-7731", by=finance)
+    # a goodwill credit of a quarter of Café Noir's maintenance plan
+    note = credit_invoice(noir, reason="Two service visits missed in the spring",
+                          quantities={noir.lines[0].id: Decimal("0.25")}, by=finance)
+    post_invoice(note, issue_date=today - timedelta(days=40), by=finance)
+    record_payment(noir.customer, amount=noir.total_amount - note.total_amount,
+                   payment_date=today - timedelta(days=35), method="card", by=finance)
+    # the shelving order's first shipment, invoiced today
+    shelving = db.session.scalar(select(SalesOrder).where(SalesOrder.customer_po == "FF-PO-4471"))
+    if shelving is not None:
+        post_invoice(invoice_order(shelving, by=finance), by=finance)
+    # suppliers: the espresso machines' supplier paid, this month's rent billed
+    tecnica = db.session.scalar(select(Supplier).where(Supplier.name == "Caffè Tecnica Srl"))
+    bill = db.session.scalar(select(VendorBill).where(VendorBill.supplier_id == tecnica.id))
+    if bill is not None:
+        record_supplier_payment(tecnica, amount=bill.open_amount,
+                                payment_date=today - timedelta(days=3),
+                                reference="SEPA 2211", by=finance)
+    landlord = Supplier(email="accounts@harbourproperties.example.org", city="Bristol",
+                        country="United Kingdom", currency="EUR", payment_terms_days=7)
+    landlord.set_name("Harbour Properties Ltd")
+    db.session.add(landlord)
+    db.session.flush()
+    rent = db.session.scalar(select(Account).where(Account.code == "6000"))
+    record_expense_bill(landlord, supplier_ref=f"RENT-{today:%Y%m}",
+                        bill_date=today - timedelta(days=2), net=Decimal("1800.00"),
+                        tax=Decimal("0.00"), account=rent, by=finance,
+                        notes="Warehouse and office rent for the month.")
+    salaries = db.session.scalar(select(Account).where(Account.code == "6100"))
+    post_entry(today - timedelta(days=1), [
+        debit(salaries, Decimal("9500.00"), "Payroll"),
+        credit(account_for("bank"), Decimal("9500.00"), "Payroll run")],
+        memo="Salaries for the month", by=finance)
+    # Northwind, on hold for the invoices above, orders again: the order waits for finance
+    northwind = northwind_old.customer
+    deal = create_deal(customer=northwind, title="Replacement trolleys",
+                       owner=northwind.relationship_facet.owner or users["sales"],
+                       stage=Stage.ordered()[2], amount=Decimal("1680.00"),
+                       expected_close=today + timedelta(days=10))
+    quote = create_quote(deal, by=deal.owner)
+    add_quote_line(quote, QuoteLineInput(product=product_by_sku("TRL-900"),
+                                         quantity=Decimal(2)))
+    mark_sent(quote)
+    accept_quote(quote, by=deal.owner, customer_po="NW-88120")
+    db.session.flush()
+

@@ -657,8 +657,6 @@ def _new_bill(supplier: Supplier, *, supplier_ref: str, bill_date: date, due_on:
                           "recorded.", field="supplier_ref")
     if bill_date is None:
         raise DomainError("Enter the bill's date.", field="bill_date")
-    if bill_date > date.today():
-        raise DomainError("A bill is dated today or earlier.", field="bill_date")
     check_open(bill_date, field="bill_date", what="The bill")
     due_on = due_on or bill_date + timedelta(days=supplier.payment_terms_days)
     if due_on < bill_date:

@@ -221,12 +221,18 @@ def _page(case: SupportCase, *, block=None, status: int = 200, conflict: str | N
     people.discard(None)
     names = {u.id: u.name for u in db.session.scalars(
         select(User).where(User.id.in_(people)))} if people else {}
+    from models.invoicing import Invoice
+
+    notes = {note.credit_request_id: note for note in db.session.scalars(
+        select(Invoice).where(Invoice.credit_request_id.in_([c.id for c in credits])))
+        } if credits else {}
     return render(
         "pipeline/case.html", block=block, status=status, case=case, conflict=conflict,
         triage_form=triage_form or _triage_form(case),
         comment_form=comment_form or CommentForm(formdata=None),
         credit_form=credit_form, credits=credits,
         decision_forms=forms, credit_conflict=credit_conflict, user_names=names,
+        credit_notes=notes,
         may_triage=can(*TRIAGE_ROLES), may_decide=can(*DECIDE_CREDIT_ROLES),
         oob=is_partial())
 

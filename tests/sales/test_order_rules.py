@@ -171,7 +171,9 @@ def test_accept_twice_is_refused(db, stages):
     assert totals(db, product) == (D(10), D(2))
 
 
-def test_accept_for_a_customer_on_hold_is_refused(db, stages):
+def test_accept_for_a_customer_on_hold__the_order_waits_on_credit_hold(db, stages):
+    """Is a customer on hold's order made on credit hold, with why, its stock reserved
+    and nothing shippable until finance releases it?"""
     customer = make_customer(name="Held GmbH")
     product = make_product()
     stock(product, 10)
@@ -179,8 +181,13 @@ def test_accept_for_a_customer_on_hold_is_refused(db, stages):
     customer.account.on_hold = True
     customer.account.hold_reason = "overdue"
     db.session.commit()
-    error = refused_writing_nothing(db, accept_quote, quote)
-    assert "Held GmbH is on hold: overdue" in error.message
+    order = accept_quote(quote)
+    db.session.commit()
+    assert order.status == "held"
+    assert order.credit_hold_reason == "Held GmbH is on hold: overdue"
+    assert totals(db, product) == (D(10), D(2))
+    error = refused_writing_nothing(db, ship, order, {order.lines[0].id: D(1)})
+    assert "credit hold" in error.message
 
 
 def test_accept_with_a_product_archived_since_is_refused(db, stages):

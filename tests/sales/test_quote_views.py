@@ -570,8 +570,10 @@ def test_accept__superseded_quote_names_the_newer_revision(client, login, db, st
     _refused_acceptance(client, db, quote, f"superseded by {quote.number} v2")
 
 
-def test_accept__customer_on_hold_is_refused(client, login, db, stages, widget):
-    """Is a customer on hold refused with the hold reason, nothing written?"""
+def test_accept__customer_on_hold_makes_the_order_wait_on_credit_hold(client, login, db,
+                                                                     stages, widget):
+    """Is a customer on hold's acceptance an order on credit hold, with the hold reason
+    shown on the order and no Ship button?"""
     customer = make_customer(name="Slow Payer Ltd", on_hold=True)
     customer.account.hold_reason = "Unpaid invoices"
     db.session.commit()
@@ -581,8 +583,18 @@ def test_accept__customer_on_hold_is_refused(client, login, db, stages, widget):
     mark_sent(quote)
     db.session.commit()
     login("sales")
-    _refused_acceptance(client, db, quote, "Slow Payer Ltd is on hold: Unpaid invoices",
-                        "Finance must lift the hold")
+    page = client.get(f"/orders/quotes/{quote.id}").get_data(as_text=True)
+    assert "would wait on credit hold" in page
+    response = client.post(f"/orders/quotes/{quote.id}/accept", data={
+        "form_key": re.search(r'name="form_key" value="([^"]+)"',
+                              page[page.index('id="accept-form"'):]).group(1),
+        "version": str(quote.version), "customer_po": ""})
+    assert response.status_code == 302
+    order = db.session.scalar(select(SalesOrder))
+    assert order.status == "held"
+    page = client.get(f"/orders/sales/{order.id}").get_data(as_text=True)
+    assert "On credit hold" in page and "Slow Payer Ltd is on hold: Unpaid invoices" in page
+    assert ">Ship</a>" not in page
 
 
 def test_accept__product_archived_since_is_refused(client, login, db, stages, widget):
