@@ -87,10 +87,11 @@ def _entry(obj, action: str) -> dict | None:
     state = inspect(obj)
     mapper = state.mapper
     secret = getattr(obj, "__audit_secret__", frozenset())
+    skip = _SKIP | getattr(obj, "__audit_skip__", frozenset())
     changes = {}
     for column in mapper.column_attrs:
         key = column.key
-        if key in _SKIP:
+        if key in skip:
             continue
         hist = state.attrs[key].history
         if action == "create":

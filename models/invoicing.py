@@ -108,6 +108,9 @@ class Invoice(DocumentTotals, Versioned, db.Model):
 
     __tablename__ = "invoices"
     __audit__ = True
+    # bookkeeping a reader of the history does not need (the hash chain, base amounts)
+    __audit_skip__ = frozenset({"chain_seq", "prev_hash", "hash", "open_base", "total_base",
+                                "posted_by_id", "entry_id"})
     __table_args__ = (
         CheckConstraint(f"kind IN {KINDS!r}", name="kind"),
         CheckConstraint(f"status IN {STATUSES!r}", name="status"),
@@ -687,6 +690,16 @@ def post_invoice(invoice: Invoice, *, issue_date: date | None = None,
         _take_order_quantities(invoice)
     else:
         _take_credited_quantities(invoice, total)
+    # The number, the entry and the chain's head are taken first (their statements
+    # flush the session); then everything the posting says is set at once, so the
+    # document changes in one flush: one history entry, one guard check (draft -> posted).
+    number = next_number(PREFIX[invoice.kind], issue_date.year)
+    postings, receivable = _postings(invoice, rate, number)
+    entry = post_entry(issue_date, postings, memo=f"{number} · {customer.name}",
+                       source_type=invoice.kind, source_id=invoice.id, reference=number,
+                       by=by)
+    seq, prev = advance_chain(invoice.kind)
+    invoice.number = number
     invoice.exchange_rate = rate
     invoice.issue_date = issue_date
     invoice.due_date = (issue_date + timedelta(days=invoice.payment_terms_days)
@@ -697,21 +710,13 @@ def post_invoice(invoice: Invoice, *, issue_date: date | None = None,
     invoice.customer_tax_id = account.tax_id
     invoice.net_amount, invoice.tax_amount, invoice.total_amount = (
         invoice.net, invoice.tax, total)
-    invoice.number = next_number(PREFIX[invoice.kind], issue_date.year)
-    postings, receivable = _postings(invoice, rate)
     invoice.total_base = receivable
-    entry = post_entry(issue_date, postings, memo=f"{invoice.number} · {customer.name}",
-                       source_type=invoice.kind, source_id=invoice.id,
-                       reference=invoice.number, by=by)
     invoice.entry_id = entry.id
     invoice.posted_at = utcnow()
     invoice.posted_by_id = by.id if by else None
     invoice.open_amount = total
     invoice.open_base = receivable
     invoice.credited_amount = ZERO
-    # the chain's head is taken (its statement flushes the session) while the document
-    # is still a draft; "posted" is the last thing set, so the guard sees one change
-    seq, prev = advance_chain(invoice.kind)
     invoice.chain_seq, invoice.prev_hash = seq, prev
     invoice.hash = chain_hash(prev, invoice.content())
     invoice.status = "posted"
@@ -782,7 +787,7 @@ def _take_credited_quantities(note: Invoice, total: Decimal) -> None:
     target.credited_amount += total
 
 
-def _postings(invoice: Invoice, rate: Decimal):
+def _postings(invoice: Invoice, rate: Decimal, number: str):
     """The entry's lines and the receivable in the base currency: income per line, tax per
     rate, the receivable their sum (an invoice debits it, a credit note credits it)."""
     sign = 1 if invoice.kind == "invoice" else -1
@@ -797,7 +802,7 @@ def _postings(invoice: Invoice, rate: Decimal):
         amount = to_base(tax, rate)
         receivable += amount
         postings.append(credit(tax_account, sign * amount, f"Tax {label}"))
-    postings.insert(0, debit(account_for("receivable"), sign * receivable, invoice.number,
+    postings.insert(0, debit(account_for("receivable"), sign * receivable, number,
                              customer_id=invoice.customer_id))
     return postings, receivable
 

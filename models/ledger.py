@@ -498,13 +498,13 @@ def post_entry(entry_date: date, postings: list[Posting], *, memo: str = "",
         account = posting.account
         if not account.active:
             raise DomainError(f"{account.label} is archived; choose an active account.")
+        if account.control and source_type in ("manual",):
+            raise DomainError(f"{account.label} is a control account kept by invoices, "
+                              "payments and bills; a manual entry cannot post to it.")
         if account.control == "receivable" and posting.customer_id is None:
             raise DomainError(f"{account.label} is a control account: name the customer.")
         if account.control == "payable" and posting.supplier_id is None:
             raise DomainError(f"{account.label} is a control account: name the supplier.")
-        if account.control and source_type in ("manual",):
-            raise DomainError(f"{account.label} is kept by invoices, payments and bills; "
-                              "a manual entry cannot post to it.")
     if debits != credits:
         raise DomainError(f"The entry does not balance: debits {debits:,.{places}f}, "
                           f"credits {credits:,.{places}f} (difference "

@@ -79,6 +79,7 @@ class Payment(db.Model):
 
     __tablename__ = "payments"
     __audit__ = True
+    __audit_skip__ = frozenset({"open_base", "amount_base", "entry_id"})
     __table_args__ = (
         CheckConstraint(f"direction IN {DIRECTIONS!r}", name="direction"),
         CheckConstraint("(direction = 'in' AND customer_id IS NOT NULL AND supplier_id IS NULL)"
