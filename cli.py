@@ -1,4 +1,5 @@
-"""Command-line tools: `flask --app app demo`, `create-user`."""
+"""Command-line tools: `flask --app app demo`, `create-user`, `renewals`, `check-books`,
+`export-beancount`."""
 
 import sys
 
@@ -24,6 +25,8 @@ def init_app(app) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(renewals_command)
+    app.cli.add_command(check_books_command)
+    app.cli.add_command(export_beancount_command)
 
 
 @click.command("create-user")
@@ -137,6 +140,16 @@ def demo_command() -> None:
         load_demo_sales(users)
         db.session.commit()
         click.echo("Demo quotes and sales orders loaded.")
+    from models.invoicing import Invoice
+
+    if db.session.scalar(select(Invoice.id).limit(1)) is None:
+        from demo import load_demo_ledger
+
+        users = {user.role: user for user in db.session.scalars(
+            select(User).where(User.email.in_([email for email, _, _ in DEMO_USERS])))}
+        load_demo_ledger(users)
+        db.session.commit()
+        click.echo("Demo invoices, payments, bills and journal entries loaded.")
     click.echo(f"Sign in with any of these (password: {DEMO_PASSWORD}; demo data only):")
     for email, role, _ in DEMO_USERS:
         click.echo(f"  {email:<24} {role}")
@@ -167,3 +180,31 @@ def renewals_command(today) -> None:
         owner = deal.owner.name if deal.owner else "unassigned"
         click.echo(f"  #{deal.id} {deal.title} · {deal.customer.name} · {deal.currency} "
                    f"{deal.amount:,.2f} · closes {deal.expected_close.isoformat()} · {owner}")
+
+
+@click.command("check-books")
+def check_books_command() -> None:
+    """Verify every invariant of the books; exit 1 listing each violation found."""
+    from models.books_check import check_books, summary
+
+    errors = check_books()
+    if errors:
+        click.echo(f"The books have {len(errors)} problem{'s' if len(errors) != 1 else ''}:")
+        for error in errors:
+            click.echo(f"  - {error}")
+        raise SystemExit(1)
+    singular = {"entries": "entry", "lines": "line", "invoices": "invoice",
+                "credit notes": "credit note", "payments": "payment", "bills": "bill"}
+    click.echo("The books are in order: " + ", ".join(
+        f"{count} {singular[what] if count == 1 else what}"
+        for what, count in summary().items()) + ".")
+
+
+@click.command("export-beancount")
+@click.argument("path", type=click.Path(dir_okay=False, writable=True))
+def export_beancount_command(path: str) -> None:
+    """Write the whole ledger to PATH as a beancount file (check it with bean-check)."""
+    from models.beancount_export import write_beancount
+
+    written = write_beancount(path)
+    click.echo(f"Wrote {written} transaction{'s' if written != 1 else ''} to {path}.")

@@ -679,6 +679,9 @@ def post_invoice(invoice: Invoice, *, issue_date: date | None = None,
     if issue_date > date.today():
         raise DomainError("Post it dated today or earlier.", field="issue_date")
     check_open(issue_date, field="issue_date", what=f"The {invoice.kind_label.lower()}")
+    if exchange_rate is None and invoice.credited_invoice is not None:
+        # a credit note takes back at the rate its invoice was booked at
+        exchange_rate = invoice.credited_invoice.exchange_rate
     rate = document_rate(invoice.currency, exchange_rate)
     total = invoice.total
     if total <= 0:

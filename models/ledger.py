@@ -428,7 +428,8 @@ class JournalLine(db.Model):
     __table_args__ = (
         CheckConstraint("debit >= 0 AND credit >= 0", name="amounts"),
         CheckConstraint("(debit = 0) <> (credit = 0)", name="one_side"),
-        Index("ix_journal_lines_account_date", "account_id", "entry_date"),
+        # covering: balances by account and period read the index alone
+        Index("ix_journal_lines_account_date", "account_id", "entry_date", "debit", "credit"),
         Index("ix_journal_lines_customer", "customer_id", "account_id"),
         Index("ix_journal_lines_supplier", "supplier_id", "account_id"),
     )

@@ -222,7 +222,9 @@ def _line_form(formdata=None) -> InvoiceLineForm:
 def _post_form(invoice: Invoice, formdata=None) -> PostForm:
     if formdata is not None:
         return PostForm(formdata=formdata)
-    return PostForm(formdata=None, version=invoice.version, issue_date=date.today())
+    rate = invoice.credited_invoice.exchange_rate if invoice.credited_invoice else None
+    return PostForm(formdata=None, version=invoice.version, issue_date=date.today(),
+                    exchange_rate=rate)
 
 
 def _send_form(invoice: Invoice, formdata=None) -> SendInvoiceForm:

@@ -125,7 +125,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_journal_lines'))
     )
     with op.batch_alter_table('journal_lines', schema=None) as batch_op:
-        batch_op.create_index('ix_journal_lines_account_date', ['account_id', 'entry_date'], unique=False)
+        batch_op.create_index('ix_journal_lines_account_date', ['account_id', 'entry_date', 'debit', 'credit'], unique=False)
         batch_op.create_index('ix_journal_lines_customer', ['customer_id', 'account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_journal_lines_entry_id'), ['entry_id'], unique=False)
         batch_op.create_index('ix_journal_lines_supplier', ['supplier_id', 'account_id'], unique=False)

@@ -235,7 +235,7 @@ def realistic_books(db, stages):
     record_count(default_stock_location(), {bolt: D("9")}, reason="Spot check")
     db.session.commit()
     made["manual"] = posted_manual_entry(db, "6300", "1000", "12.34", on=days[3],
-                                  memo='Stamps "first class" \\ post office')
+                                  memo='Stamps "first class" \\ post office\n\treceipt kept')
     made["reversal"] = reverse_entry(made["manual"], on=days[4], reason="Paid by the owner")
     db.session.commit()
     return made
