@@ -52,7 +52,8 @@ def sku_key(sku: str) -> str:
 
 
 class TaxRate(Versioned, db.Model):
-    """A sales/purchase tax rate ("VAT 20%"); the ledger issue adds its account."""
+    """A sales/purchase tax rate ("VAT 20%"). Its tax posts to the ledger's output or input
+    tax account (roles tax_out, tax_in), one line per rate on each document."""
 
     __tablename__ = "tax_rates"
     __audit__ = True

@@ -533,9 +533,9 @@ def line_stock(lines) -> dict[int, LineStock]:
 
 
 def credit_warnings(customer: Customer, amount: Decimal, currency: str) -> list[str]:
-    """What finance would say before this much is quoted: the customer is on hold, or
-    open orders plus this amount pass the credit limit. (Open receivables join the
-    exposure once the ledger exists.)"""
+    """What finance would say before this much is quoted: the customer is on hold, open
+    receivables plus orders not invoiced yet plus this amount pass the credit limit (the
+    order would wait on credit hold), or something is overdue."""
     from models.receivables import standing
 
     account = customer.account
