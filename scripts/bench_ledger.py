@@ -111,7 +111,7 @@ def main(n: int) -> None:
         if db.session.scalar(db.select(db.func.count()).select_from(JournalLine)) < n:
             build(n)
         if db.engine.dialect.name == "postgresql":
-            with db.engine.connect() as conn:
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM ANALYZE journal_lines")
         else:
             with db.engine.connect() as conn:
