@@ -414,29 +414,10 @@ def record_payment(customer: Customer, *, amount: Decimal, payment_date: date,
     {invoice id: amount}, or None for the oldest due first. What is left over stays as
     the customer's credit. Posted at once (bank / receivable)."""
     currency = currency or customer.account.currency
-    account = account or account_for("bank")
-    amount, reference = _check_payment(amount, currency, payment_date, account, method,
-                                       reference)
-    rate = document_rate(currency, exchange_rate)
-    plan = _plan(allocations, amount, open_invoices(customer.id, currency), currency)
-    payment = Payment(direction="in", number=next_number("PAY", payment_date.year),
-                      customer=customer, customer_id=customer.id, payment_date=payment_date,
-                      currency=currency, exchange_rate=rate, amount=amount,
-                      amount_base=to_base(amount, rate), method=method, reference=reference,
-                      notes=(notes or "").strip()[:2000], account=account,
-                      created_by_id=by.id if by else None, created_at=utcnow())
-    payment.open_amount, payment.open_base = amount, payment.amount_base
-    db.session.add(payment)
-    db.session.flush()
-    entry = post_entry(payment_date, [
-        debit(account, payment.amount_base, f"{payment.number} {reference}".strip()),
-        credit(account_for("receivable"), payment.amount_base, payment.number,
-               customer_id=customer.id)],
-        memo=f"{payment.number} · {customer.name}", source_type="payment",
-        source_id=payment.id, reference=payment.number, by=by)
-    payment.entry_id = entry.id
-    _apply_plan(payment, plan, Invoice, by=by)
-    return payment
+    return _record("in", customer, currency, open_invoices(customer.id, currency),
+                   amount=amount, payment_date=payment_date, account=account, method=method,
+                   reference=reference, notes=notes, exchange_rate=exchange_rate,
+                   allocations=allocations, by=by)
 
 
 def record_supplier_payment(supplier: Supplier, *, amount: Decimal, payment_date: date,
@@ -447,35 +428,57 @@ def record_supplier_payment(supplier: Supplier, *, amount: Decimal, payment_date
                             by: User | None = None) -> Payment:
     """Record money paid to a supplier and settle their bills with it (oldest due first
     when `allocations` is None). Posted at once (payable / bank)."""
-    currency = supplier.currency
+    return _record("out", supplier, supplier.currency,
+                   open_bills(supplier.id, supplier.currency), amount=amount,
+                   payment_date=payment_date, account=account, method=method,
+                   reference=reference, notes=notes, exchange_rate=exchange_rate,
+                   allocations=allocations, by=by)
+
+
+def _record(direction: str, partner, currency: str, documents, *, amount: Decimal,
+            payment_date: date, account: Account | None, method: str, reference: str,
+            notes: str, exchange_rate: Decimal | None, allocations: dict[int, Decimal] | None,
+            by: User | None) -> Payment:
+    """A payment in or out, checked, posted and allocated (see the two callers)."""
+    received = direction == "in"
     account = account or account_for("bank")
     amount, reference = _check_payment(amount, currency, payment_date, account, method,
                                        reference)
     rate = document_rate(currency, exchange_rate)
-    plan = _plan(allocations, amount, open_bills(supplier.id, currency), currency,
-                 noun="bill")
-    payment = Payment(direction="out", number=next_number("SPAY", payment_date.year),
-                      supplier=supplier, supplier_id=supplier.id, payment_date=payment_date,
-                      currency=currency, exchange_rate=rate, amount=amount,
-                      amount_base=to_base(amount, rate), method=method, reference=reference,
-                      notes=(notes or "").strip()[:2000], account=account,
-                      created_by_id=by.id if by else None, created_at=utcnow())
+    plan = _plan(allocations, amount, documents, currency)
+    payment = Payment(direction=direction, number=next_number(PREFIX[direction],
+                                                              payment_date.year),
+                      payment_date=payment_date, currency=currency, exchange_rate=rate,
+                      amount=amount, amount_base=to_base(amount, rate), method=method,
+                      reference=reference, notes=(notes or "").strip()[:2000],
+                      account=account, created_by_id=by.id if by else None,
+                      created_at=utcnow())
+    if received:
+        payment.customer, payment.customer_id = partner, partner.id
+    else:
+        payment.supplier, payment.supplier_id = partner, partner.id
     payment.open_amount, payment.open_base = amount, payment.amount_base
     db.session.add(payment)
     db.session.flush()
-    entry = post_entry(payment_date, [
-        debit(account_for("payable"), payment.amount_base, payment.number,
-              supplier_id=supplier.id),
-        credit(account, payment.amount_base, f"{payment.number} {reference}".strip())],
-        memo=f"{payment.number} · {supplier.name}", source_type="supplier_payment",
-        source_id=payment.id, reference=payment.number, by=by)
+    bank = f"{payment.number} {reference}".strip()
+    if received:
+        control = credit(account_for("receivable"), payment.amount_base, payment.number,
+                         customer_id=partner.id)
+        postings = [debit(account, payment.amount_base, bank), control]
+    else:
+        control = debit(account_for("payable"), payment.amount_base, payment.number,
+                        supplier_id=partner.id)
+        postings = [control, credit(account, payment.amount_base, bank)]
+    entry = post_entry(payment_date, postings, memo=f"{payment.number} · {partner.name}",
+                       source_type="payment" if received else "supplier_payment",
+                       source_id=payment.id, reference=payment.number, by=by)
     payment.entry_id = entry.id
-    _apply_plan(payment, plan, VendorBill, by=by)
+    _apply_plan(payment, plan, Invoice if received else VendorBill, by=by)
     return payment
 
 
 def _plan(allocations: dict[int, Decimal] | None, amount: Decimal, documents,
-          currency: str, noun: str = "invoice") -> dict[int, Decimal]:
+          currency: str) -> dict[int, Decimal]:
     """The allocation plan, checked before anything is written."""
     if allocations is None:
         return oldest_first(amount, documents)

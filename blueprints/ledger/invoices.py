@@ -29,7 +29,7 @@ from blueprints.ledger.forms import (
     SendInvoiceForm,
 )
 from blueprints.mail import MailError, send_mail
-from blueprints.orders.lines import tax_choices, typed_line
+from blueprints.orders.lines import tax_choices, typed_line, typed_quantities
 from blueprints.pdf import logo_uri, pdf_response, render_pdf
 from blueprints.web import can, is_partial, redirect_to, refuse, render, roles, url_page
 from models import AuditEntry, db
@@ -542,25 +542,6 @@ def send_view(invoice_id: int):
 
 # --- Credit notes ------------------------------------------------------------------------
 
-def _parse_quantities(invoice: Invoice):
-    quantities, typed, errors = {}, {}, {}
-    for line in invoice.lines:
-        raw = (request.form.get(f"qty-{line.id}") or "").strip()[:40]
-        typed[line.id] = raw
-        if not raw:
-            continue
-        try:
-            quantity = parse_quantity(raw, whole=False, allow_zero=True)
-        except ValueError as error:
-            text = str(error)
-            errors[line.id] = ("Enter a number, like 12 or 2.5."
-                               if text.startswith("Enter a number") else text)
-            continue
-        if quantity:
-            quantities[line.id] = quantity
-    return quantities, typed, errors
-
-
 @bp.route("/invoices/<int:invoice_id>/credit", methods=["GET", "POST"])
 @roles(*INVOICE_ROLES)
 def credit_view(invoice_id: int):
@@ -572,7 +553,7 @@ def credit_view(invoice_id: int):
         return render("ledger/credit_form.html", invoice=invoice,
                       form=CreditForm(formdata=None), typed=typed, errors={})
     form = CreditForm()
-    quantities, typed, errors = _parse_quantities(invoice)
+    quantities, typed, errors = typed_quantities(invoice.lines)
     status, message = 422, None
     if form.validate() and not errors:
         key = request.form.get("form_key")

@@ -4,6 +4,8 @@ the quantity, the tax choice, each read the same way with its message on the fie
 from dataclasses import dataclass
 from decimal import Decimal
 
+from flask import request
+
 from blueprints.forms import choices
 from models import db
 from models.catalog import Product, TaxRate, active_tax_rates, product_by_sku
@@ -60,3 +62,28 @@ def typed_line(form) -> TypedLine | None:
         return None
     return TypedLine(product=product, quantity=quantity, tax_rate=tax_rate,
                      use_product_tax=use_product_tax)
+
+
+def typed_quantities(lines, *, default=None):
+    """What a per-line quantity form posted (fields qty-<line id>): ({line id: quantity}
+    for the lines with one above zero, {line id: the text typed}, {line id: message}).
+    `default(line)` gives the quantity for a line left empty (None: nothing)."""
+    quantities, typed, errors = {}, {}, {}
+    for line in lines:
+        raw = (request.form.get(f"qty-{line.id}") or "").strip()[:40]
+        typed[line.id] = raw
+        if not raw:
+            wanted = default(line) if default is not None else None
+            if wanted:
+                quantities[line.id] = wanted
+            continue
+        try:
+            quantity = parse_quantity(raw, whole=False, allow_zero=True)
+        except ValueError as error:
+            text = str(error)
+            errors[line.id] = ("Enter a number, like 12 or 2.5."
+                               if text.startswith("Enter a number") else text)
+            continue
+        if quantity:
+            quantities[line.id] = quantity
+    return quantities, typed, errors

@@ -19,7 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from blueprints.forms import choices
 from blueprints.orders import bp
-from blueprints.orders.lines import tax_choices, typed_line
+from blueprints.orders.lines import tax_choices, typed_line, typed_quantities
 from blueprints.orders.purchase_forms import (
     BillForm,
     CancelForm,
@@ -58,7 +58,6 @@ from models.purchasing import (
     update_order_header,
 )
 from models.stock import Location
-from models.types import parse_quantity
 
 VIEW_ROLES = ("admin", "operations", "finance")        # who may look at orders
 BILL_VIEW_ROLES = ("admin", "finance", "operations")   # who may look at the bills list
@@ -502,25 +501,10 @@ def purchase_pdf(order_id: int):
 # --- Receiving ---------------------------------------------------------------------------
 
 def _parse_received(order: PurchaseOrder, receive_all: bool):
-    """({line id: quantity}, {line id: typed text}, {line id: message}) from the form."""
-    quantities, typed, errors = {}, {}, {}
-    for line in order.lines:
-        raw = (request.form.get(f"qty-{line.id}") or "").strip()[:40]
-        typed[line.id] = raw
-        if not raw:
-            if receive_all and line.outstanding > 0:
-                quantities[line.id] = line.outstanding
-            continue
-        try:
-            quantity = parse_quantity(raw, whole=False, allow_zero=True)
-        except ValueError as error:
-            text = str(error)
-            errors[line.id] = "Enter a number, like 12 or 2.5." \
-                if text.startswith("Enter a number") else text
-            continue
-        if quantity:
-            quantities[line.id] = quantity
-    return quantities, typed, errors
+    """({line id: quantity}, {line id: typed text}, {line id: message}) from the form;
+    with `receive_all`, an empty line receives what is outstanding."""
+    return typed_quantities(order.lines, default=(lambda line: line.outstanding)
+                            if receive_all else None)
 
 
 @bp.route("/purchases/<int:order_id>/receive", endpoint="receive", methods=["GET", "POST"])

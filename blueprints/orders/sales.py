@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from blueprints.orders import bp
+from blueprints.orders.lines import typed_quantities
 from blueprints.orders.quote_forms import CancelOrderForm, ShipForm, VersionForm
 from blueprints.pdf import logo_uri, pdf_response, render_pdf
 from blueprints.web import can, redirect_to, refuse, render, roles, url_page
@@ -36,7 +37,6 @@ from models.sales import (
     reserved_by_line,
     ship,
 )
-from models.types import parse_quantity
 
 LIST_PARAMS = {"status", "after", "before"}
 STATUS_FILTERS = {"": ORDER_STATUSES, "open": ("confirmed", "partial")} | {
@@ -145,22 +145,7 @@ def reserve_sales_order(order_id: int):
 
 def _parse_shipped(order: SalesOrder):
     """({line id: quantity}, {line id: typed text}, {line id: message}) from the form."""
-    quantities, typed, errors = {}, {}, {}
-    for line in order.lines:
-        raw = (request.form.get(f"qty-{line.id}") or "").strip()[:40]
-        typed[line.id] = raw
-        if not raw:
-            continue
-        try:
-            quantity = parse_quantity(raw, whole=False, allow_zero=True)
-        except ValueError as error:
-            text = str(error)
-            errors[line.id] = ("Enter a number, like 12 or 2.5."
-                               if text.startswith("Enter a number") else text)
-            continue
-        if quantity:
-            quantities[line.id] = quantity
-    return quantities, typed, errors
+    return typed_quantities(order.lines)
 
 
 def _ship_page(order: SalesOrder, form: ShipForm, *, typed=None, errors=None,

@@ -205,7 +205,7 @@ def test_deal_page__shows_deal_standing_contacts_and_history(client, login, db, 
     assert response.status_code == 200
     for text in ("Big one", "Standing Co", "Qualified", "50%", "(the owner&#39;s estimate)",
                  "EUR 1,000.05", "EUR 500.03", "EUR 5,000.00", "On hold", "Two invoices unpaid",
-                 "Balance and overdue appear once invoices are posted.", "Pat Buyer",
+                 "Credit available", "EUR 5,000.00", "Pat Buyer",
                  "Purchasing", "created in <strong>Qualified</strong>", "Activities",
                  "Follow up: Big one"):  # the owner's follow-up task, in the timeline
         assert text in body, text
