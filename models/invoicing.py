@@ -32,7 +32,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
-    func,
+    inspect,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
@@ -366,8 +366,6 @@ def _refuse_changing_posted(session, flush_context, instances):
 
 def _was_posted(invoice: Invoice) -> bool:
     """Posted as loaded from the database (posting itself, draft -> posted, is allowed)."""
-    from sqlalchemy import inspect
-
     history = inspect(invoice).attrs.status.history
     loaded = history.deleted[0] if history.deleted else (
         invoice.status if not history.added else None)
@@ -844,6 +842,7 @@ def invoices_for_deal(deal_id: int) -> list[Invoice]:
 def invoices_for_customer(customer_id: int, limit: int = 20) -> list[Invoice]:
     return list(db.session.scalars(
         select(Invoice).where(Invoice.customer_id == customer_id)
+        .options(selectinload(Invoice.lines))
         .order_by(Invoice.status == "posted", Invoice.issue_date.desc(), Invoice.id.desc())
         .limit(limit)).unique())
 
@@ -853,13 +852,3 @@ def credit_notes_for(invoice_id: int) -> list[Invoice]:
         Invoice.invoice_id == invoice_id, Invoice.kind == "credit_note")
         .order_by(Invoice.id)).unique())
 
-
-def last_number(kind: str, year: int) -> int:
-    from models.sequences import last_number as counter
-
-    return counter(PREFIX[kind], year)
-
-
-def count_posted(kind: str) -> int:
-    return db.session.scalar(select(func.count(Invoice.id)).where(
-        Invoice.kind == kind, Invoice.status == "posted")) or 0

@@ -50,7 +50,7 @@ from models import db
 from models.company import CompanySettings, currency_places
 from models.errors import DomainError
 from models.sequences import insert_ignore, next_number
-from models.types import Money
+from models.types import Money, round_money
 from models.users import User, utcnow
 from models.versioned import Versioned
 
@@ -118,8 +118,6 @@ def base_places() -> int:
 def to_base(amount: Decimal, rate: Decimal) -> Decimal:
     """An amount in a document's currency at `rate` (base per unit), half-up to the base
     currency's unit."""
-    from models.types import round_money
-
     return round_money(Decimal(amount) * Decimal(rate), base_places())
 
 
@@ -562,13 +560,6 @@ def reverse_entry(entry: JournalEntry, *, on: date, reason: str,
     return post_entry(on, postings, memo=f"Reversal of {entry.number}: {reason}",
                       source_type="reversal", reference=entry.number, by=by,
                       reverses=entry)
-
-
-def entries_for(source_type: str, source_id: int) -> list[JournalEntry]:
-    return list(db.session.scalars(
-        select(JournalEntry).where(JournalEntry.source_type == source_type,
-                                   JournalEntry.source_id == source_id)
-        .order_by(JournalEntry.id)))
 
 
 # --- Posted history is never changed -----------------------------------------------------

@@ -43,7 +43,6 @@ from models.ledger import (
     Account,
     JournalEntry,
     account_for,
-    base_currency,
     check_open,
     credit,
     debit,
@@ -493,7 +492,8 @@ def _plan(allocations: dict[int, Decimal] | None, amount: Decimal, documents,
 
 
 def _apply_plan(source: Payment, plan: dict[int, Decimal], model, *,
-                by: User | None) -> None:
+                by: User | None) -> list[Allocation]:
+    made = []
     for doc_id, value in sorted(plan.items()):
         target = db.session.get(model, doc_id)
         field = f"alloc-{doc_id}"
@@ -501,10 +501,12 @@ def _apply_plan(source: Payment, plan: dict[int, Decimal], model, *,
             raise DomainError(f"There is no such {'bill' if model is VendorBill else 'invoice'}.",
                               field=field)
         lock_document(target)
-        allocate(source, target, value, by=by, field=field)
+        made.append(allocate(source, target, value, by=by, field=field))
+    return made
 
 
-def allocate_credit(source, plan: dict[int, Decimal], *, by: User | None = None) -> list:
+def allocate_credit(source, plan: dict[int, Decimal], *,
+                    by: User | None = None) -> list[Allocation]:
     """Settle invoices (bills) with what is left of a payment or credit note."""
     lock_document(source)
     if not plan or not any(plan.values()):
@@ -515,9 +517,7 @@ def allocate_credit(source, plan: dict[int, Decimal], *, by: User | None = None)
         raise DomainError(f"Only {source.currency} {source.open_amount:,.{places}f} of "
                           f"{source.number} is left to allocate.")
     model = VendorBill if isinstance(source, Payment) and source.direction == "out" else Invoice
-    before = db.session.scalar(select(Allocation.id).order_by(Allocation.id.desc()).limit(1))
-    _apply_plan(source, plan, model, by=by)
-    return list(db.session.scalars(select(Allocation).where(Allocation.id > (before or 0))))
+    return _apply_plan(source, plan, model, by=by)
 
 
 # --- Reading -----------------------------------------------------------------------------
@@ -535,6 +535,3 @@ def allocations_of(document) -> list[Allocation]:
     return list(db.session.scalars(select(Allocation).where(where).order_by(Allocation.id))
                 .unique())
 
-
-def base_is(currency: str) -> bool:
-    return currency == base_currency()

@@ -90,10 +90,6 @@ class PaymentForm(FlaskForm):
     notes = _area("Notes", 2000)
 
 
-class AllocateForm(FlaskForm):
-    """Settle documents with what is left of a payment or credit note: alloc-<id>."""
-
-
 class ExpenseBillForm(FlaskForm):
     """A supplier's bill without a purchase order."""
 

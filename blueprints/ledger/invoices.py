@@ -12,13 +12,13 @@ from flask import abort, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import and_, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from blueprints.forms import choices
 from blueprints.ledger import bp
 from blueprints.ledger.forms import (
     TERMS,
-    AllocateForm,
     CreditForm,
     CreditRequestNoteForm,
     DraftForm,
@@ -121,7 +121,8 @@ def _list(kind: str, states: tuple[str, ...], template: str):
     if raw and not (raw.isdigit() and len(raw) < 10):
         abort(400, "Unknown customer.")
     customer = db.session.get(Customer, int(raw)) if raw else None
-    query = select(Invoice).where(Invoice.kind == kind)
+    # a draft's total comes from its lines: loaded with the page, not one query a row
+    query = select(Invoice).where(Invoice.kind == kind).options(selectinload(Invoice.lines))
     if state:
         query = query.where(_state_clause(state))
     if customer is not None:
@@ -267,7 +268,7 @@ def _page(invoice: Invoice, *, status: int = 200, message: str | None = None, bl
         credit_form=credit_form, typed=typed or {}, errors=errors or {},
         allocations=allocations_of(invoice) if invoice.status == "posted" else [],
         credit_notes=credit_notes_for(invoice.id) if not invoice.is_credit_note else [],
-        open_for_credit=credits, allocate_form=AllocateForm(formdata=None),
+        open_for_credit=credits,
         standing=standing(invoice.customer), oob=oob,
         history=AuditEntry.for_subject(invoice.kind, invoice.id))
 
@@ -625,7 +626,6 @@ def allocate_from(source, url: str, page):
     """Shared by credit notes and payments: read alloc-<id> amounts, allocate, answer."""
     from models.types import parse_money
 
-    AllocateForm()  # CSRF is checked by the extension; the form has no fields of its own
     plan, typed, errors = {}, {}, {}
     for name, raw in request.form.items():
         if not name.startswith("alloc-") or not name[6:].isdigit() or len(name) > 16:

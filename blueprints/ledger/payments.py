@@ -34,7 +34,7 @@ from models.payments import (
     record_supplier_payment,
 )
 from models.purchasing import VendorBill, record_expense_bill
-from models.receivables import standing
+from models.receivables import overdue_customers, standing
 from models.sales import CREDIT_ROLES, SalesOrder, decide_credit_hold
 from models.types import parse_money
 
@@ -104,6 +104,69 @@ def _payment_page(form, *, direction: str, partner, documents, typed, errors,
                   customer=partner if direction == "in" else None)
 
 
+def _open_documents(direction: str, partner, currency: str | None = None) -> list:
+    """What a payment in (out) can settle: the customer's invoices (the supplier's bills)
+    in `currency` (by default theirs), oldest due first."""
+    if direction == "in":
+        return open_invoices(partner.id, currency or partner.account.currency)
+    return open_bills(partner.id, currency or partner.currency)
+
+
+def _blank_form(direction: str, partner, documents, chosen_id: int | None):
+    """The form as first shown; from a document's page, its open amount is prefilled."""
+    chosen = next((d for d in documents if d.id == chosen_id), None)
+    form = _payment_form(payment_date=date.today(),
+                         amount=chosen.open_amount if chosen is not None else None,
+                         customer_id=str(partner.id) if direction == "in" and partner else "")
+    typed = {chosen.id: f"{chosen.open_amount:.2f}"} if chosen is not None else {}
+    return _payment_page(form, direction=direction, partner=partner, documents=documents,
+                         typed=typed, errors={})
+
+
+def _record_posted(form, direction: str, partner, documents, record):
+    """Read a posted payment form and record it with `record` (record_payment or
+    record_supplier_payment), under a one-time key; refusals come back on the form."""
+    valid = form.validate()
+    plan, typed, errors = _read_allocations(documents)
+    if not valid or errors:
+        return _payment_page(form, direction=direction, partner=partner, documents=documents,
+                             typed=typed, errors=errors, status=422)
+    key = request.form.get("form_key")
+    claim_form_key(key, "payment" if direction == "in" else "supplier_payment",
+                   by=current_user)
+    try:
+        payment = record(
+            partner, amount=form.amount.data, payment_date=form.payment_date.data,
+            account=db.session.get(Account, int(form.account_id.data)),
+            method=form.method.data, reference=form.reference.data or "",
+            notes=form.notes.data or "", exchange_rate=form.exchange_rate.data,
+            allocations=plan or None, by=current_user)
+    except DomainError as error:
+        return _refused(error, form, direction, partner, typed, errors)
+    url = url_for("ledger.payment", payment_id=payment.id)
+    settle_form_key(key, url)
+    db.session.commit()
+    rest = ("stays as credit" if direction == "in" else "stays on account")
+    flash(f"{payment.number} is recorded" + (
+        f"; {payment.currency} {payment.open_amount:,.2f} {rest}."
+        if payment.open_amount else "."), "success")
+    return redirect_to(url)
+
+
+def _refused(error: DomainError, form, direction: str, partner, typed, errors):
+    db.session.rollback()
+    partner = db.session.get(type(partner), partner.id)
+    documents = _open_documents(direction, partner)
+    field = error.field or ""
+    if field.startswith("alloc-") and field[6:].isdigit():
+        errors[int(field[6:])] = error.message
+        return _payment_page(form, direction=direction, partner=partner, documents=documents,
+                             typed=typed, errors=errors, status=422)
+    status, message = refuse(form, error)
+    return _payment_page(form, direction=direction, partner=partner, documents=documents,
+                         typed=typed, errors=errors, status=status, message=message)
+
+
 @bp.route("/payments/new", methods=["GET", "POST"])
 @roles(*PAYMENT_ROLES)
 def new_payment():
@@ -113,59 +176,16 @@ def new_payment():
     customer = db.session.get(Customer, customer_id) if customer_id else None
     if request.values.get("customer_id") and customer is None:
         abort(404)
-    documents = open_invoices(customer.id, customer.account.currency) if customer else []
+    documents = _open_documents("in", customer) if customer else []
     if request.method == "GET":
-        invoice_id = _id(request.args.get("invoice_id"))
-        invoice = next((i for i in documents if i.id == invoice_id), None)
-        amount = invoice.open_amount if invoice is not None else None
-        form = _payment_form(payment_date=date.today(), amount=amount,
-                             customer_id=str(customer.id) if customer else "")
-        typed = {invoice.id: f"{invoice.open_amount:.2f}"} if invoice is not None else {}
-        return _payment_page(form, direction="in", partner=customer, documents=documents,
-                             typed=typed, errors={})
+        return _blank_form("in", customer, documents, _id(request.args.get("invoice_id")))
     form = _payment_form(formdata=request.form)
-    valid = form.validate()
     if customer is None:
+        form.validate()
         form.customer_id.errors = ["Choose the customer who paid: type a name and pick one."]
         return _payment_page(form, direction="in", partner=None, documents=[], typed={},
                              errors={}, status=422)
-    plan, typed, errors = _read_allocations(documents)
-    if not valid or errors:
-        return _payment_page(form, direction="in", partner=customer, documents=documents,
-                             typed=typed, errors=errors, status=422)
-    key = request.form.get("form_key")
-    claim_form_key(key, "payment", by=current_user)
-    try:
-        payment = record_payment(
-            customer, amount=form.amount.data, payment_date=form.payment_date.data,
-            account=db.session.get(Account, int(form.account_id.data)),
-            method=form.method.data, reference=form.reference.data or "",
-            notes=form.notes.data or "", exchange_rate=form.exchange_rate.data,
-            allocations=plan or None, by=current_user)
-    except DomainError as error:
-        return _refused(error, form, "in", customer, typed, errors)
-    url = url_for("ledger.payment", payment_id=payment.id)
-    settle_form_key(key, url)
-    db.session.commit()
-    flash(f"{payment.number} is recorded" + (
-        f"; {payment.currency} {payment.open_amount:,.2f} stays as credit."
-        if payment.open_amount else "."), "success")
-    return redirect_to(url)
-
-
-def _refused(error: DomainError, form, direction: str, partner, typed, errors):
-    db.session.rollback()
-    partner = db.session.get(type(partner), partner.id)
-    documents = (open_invoices(partner.id, partner.account.currency) if direction == "in"
-                 else open_bills(partner.id, partner.currency))
-    field = error.field or ""
-    if field.startswith("alloc-") and field[6:].isdigit():
-        errors[int(field[6:])] = error.message
-        return _payment_page(form, direction=direction, partner=partner, documents=documents,
-                             typed=typed, errors=errors, status=422)
-    status, message = refuse(form, error)
-    return _payment_page(form, direction=direction, partner=partner, documents=documents,
-                         typed=typed, errors=errors, status=status, message=message)
+    return _record_posted(form, "in", customer, documents, record_payment)
 
 
 @bp.route("/supplier-payments/new", methods=["GET", "POST"])
@@ -177,37 +197,11 @@ def new_supplier_payment():
     if supplier is None:
         return render("ledger/supplier_pick.html", suppliers=db.session.scalars(
             select(Supplier).where(Supplier.active.is_(True)).order_by(Supplier.name)).all())
-    documents = open_bills(supplier.id, supplier.currency)
+    documents = _open_documents("out", supplier)
     if request.method == "GET":
-        bill_id = _id(request.args.get("bill_id"))
-        bill = next((b for b in documents if b.id == bill_id), None)
-        form = _payment_form(payment_date=date.today(),
-                             amount=bill.open_amount if bill is not None else None)
-        typed = {bill.id: f"{bill.open_amount:.2f}"} if bill is not None else {}
-        return _payment_page(form, direction="out", partner=supplier, documents=documents,
-                             typed=typed, errors={})
-    form = _payment_form(formdata=request.form)
-    valid = form.validate()
-    plan, typed, errors = _read_allocations(documents)
-    if not valid or errors:
-        return _payment_page(form, direction="out", partner=supplier, documents=documents,
-                             typed=typed, errors=errors, status=422)
-    key = request.form.get("form_key")
-    claim_form_key(key, "supplier_payment", by=current_user)
-    try:
-        payment = record_supplier_payment(
-            supplier, amount=form.amount.data, payment_date=form.payment_date.data,
-            account=db.session.get(Account, int(form.account_id.data)),
-            method=form.method.data, reference=form.reference.data or "",
-            notes=form.notes.data or "", exchange_rate=form.exchange_rate.data,
-            allocations=plan or None, by=current_user)
-    except DomainError as error:
-        return _refused(error, form, "out", supplier, typed, errors)
-    url = url_for("ledger.payment", payment_id=payment.id)
-    settle_form_key(key, url)
-    db.session.commit()
-    flash(f"{payment.number} is recorded.", "success")
-    return redirect_to(url)
+        return _blank_form("out", supplier, documents, _id(request.args.get("bill_id")))
+    return _record_posted(_payment_form(formdata=request.form), "out", supplier, documents,
+                          record_supplier_payment)
 
 
 # --- A payment ---------------------------------------------------------------------------
@@ -220,9 +214,8 @@ def _show(payment: Payment, *, status: int = 200, message: str | None = None,
           typed=None, errors=None):
     documents = []
     if payment.open_amount > 0:
-        documents = (open_invoices(payment.customer_id, payment.currency)
-                     if payment.direction == "in"
-                     else open_bills(payment.supplier_id, payment.currency))
+        documents = _open_documents(payment.direction, payment.customer or payment.supplier,
+                                    payment.currency)
     return render("ledger/payment.html", status=status, payment=payment, message=message,
                   allocations=allocations_of(payment), open_for_credit=documents,
                   typed=typed or {}, errors=errors or {}, base=base_currency(),
@@ -323,7 +316,7 @@ def credit_holds():
         .options(selectinload(SalesOrder.lines))
         .order_by(SalesOrder.credit_decided_at.desc()).limit(10)).unique().all()
     return render("ledger/credit_holds.html", waiting=waiting, decided=decided,
-                  standings={order.customer_id: standing(order.customer) for order in waiting})
+                  overdue=overdue_customers(order.customer_id for order in waiting))
 
 
 @bp.route("/credit-holds/<int:order_id>", methods=["POST"])
