@@ -1,5 +1,5 @@
 """Command-line tools: `flask --app app demo`, `create-user`, `renewals`, `check-books`,
-`export-beancount`."""
+`export-beancount`, `rebuild-balances`."""
 
 import sys
 
@@ -27,6 +27,7 @@ def init_app(app) -> None:
     app.cli.add_command(renewals_command)
     app.cli.add_command(check_books_command)
     app.cli.add_command(export_beancount_command)
+    app.cli.add_command(rebuild_balances_command)
 
 
 @click.command("create-user")
@@ -198,6 +199,17 @@ def check_books_command() -> None:
     click.echo("The books are in order: " + ", ".join(
         f"{count} {singular[what] if count == 1 else what}"
         for what, count in summary().items()) + ".")
+
+
+@click.command("rebuild-balances")
+def rebuild_balances_command() -> None:
+    """Recompute the balances kept per account and month from the journal lines (after a
+    bulk load, or when `check-books` finds them off). The lines are not touched."""
+    from models.ledger import rebuild_account_balances
+
+    rows = rebuild_account_balances()
+    db.session.commit()
+    click.echo(f"Rebuilt {rows} account-month balance{'s' if rows != 1 else ''}.")
 
 
 @click.command("export-beancount")

@@ -39,7 +39,13 @@ from models.customers import (  # noqa: E402
 from models.errors import Conflict, DomainError, NotAllowed  # noqa: E402
 from models.formkeys import FormKey  # noqa: E402
 from models.invoicing import Invoice, InvoiceLine, InvoicePdf  # noqa: E402
-from models.ledger import Account, ChainHead, JournalEntry, JournalLine  # noqa: E402
+from models.ledger import (  # noqa: E402
+    Account,
+    AccountBalance,
+    ChainHead,
+    JournalEntry,
+    JournalLine,
+)
 from models.payments import Allocation, Payment  # noqa: E402
 from models.pipeline import Campaign, Deal, Stage, StageChange  # noqa: E402
 from models.purchasing import (  # noqa: E402
@@ -119,6 +125,7 @@ __all__ = [
     "Shipment",
     "ShipmentLine",
     "Account",
+    "AccountBalance",
     "ChainHead",
     "JournalEntry",
     "JournalLine",

@@ -8,7 +8,8 @@ of beancount's ops/validation.py. A message names the document or entry it is ab
 What is verified:
 
 - the journal: every entry balances, has at least two lines, each line one-sided and not
-  negative and dated like its entry;
+  negative and dated like its entry; the balances kept per account and month (which the
+  reports read) equal the sums of the lines;
 - the hash chains (journal, invoice, credit_note): contiguous from 1, each link naming the
   previous one's hash, each hash still equal to SHA-256 over the content, the head row
   at the last link. This is also what proves that *no posted entry, invoice or credit
@@ -62,10 +63,13 @@ from models.invoicing import Invoice, InvoiceLine
 from models.ledger import (
     GENESIS,
     Account,
+    AccountBalance,
     ChainHead,
     JournalEntry,
     JournalLine,
+    as_date,
     chain_hash,
+    month_sums_query,
     sum_money,
 )
 from models.payments import Allocation, Payment
@@ -215,6 +219,30 @@ def validate_entries_balance() -> list[str]:
         if dated:
             errors.append(f"{number} has {dated} line{'' if dated == 1 else 's'} dated "
                           "differently from the entry.")
+    return errors
+
+
+def validate_account_balances() -> list[str]:
+    """The balances kept per account and month (what the reports read) equal the sums of
+    the journal lines they stand for: one grouped query over each side."""
+    def by_month(query) -> dict:
+        return {(account_id, as_date(month)): (debit, credit)
+                for account_id, month, debit, credit in db.session.execute(query)}
+
+    kept = by_month(select(AccountBalance.account_id, AccountBalance.month,
+                           AccountBalance.debit, AccountBalance.credit))
+    summed = by_month(month_sums_query())
+    codes = dict(db.session.execute(select(Account.id, Account.code)).all())
+    errors = []
+    for account_id, month in sorted(kept.keys() | summed.keys()):
+        have = kept.get((account_id, month), (ZERO, ZERO))
+        want = summed.get((account_id, month), (ZERO, ZERO))
+        if have != want:
+            errors.append(
+                f"Account {codes.get(account_id, account_id)} in {month:%Y-%m}: the kept "
+                f"balance says debits {_money(have[0])}, credits {_money(have[1])}; its "
+                f"lines add up to debits {_money(want[0])}, credits {_money(want[1])} "
+                "(rebuild with `flask rebuild-balances`).")
     return errors
 
 
@@ -881,6 +909,7 @@ def validate_exchange_entries() -> list[str]:
 
 VALIDATIONS: list[Callable[[], list[str]]] = [
     validate_entries_balance,
+    validate_account_balances,
     validate_journal_chain,
     validate_invoice_chain,
     validate_credit_note_chain,

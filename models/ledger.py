@@ -44,6 +44,8 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models import db
@@ -527,7 +529,84 @@ def post_entry(entry_date: date, postings: list[Posting], *, memo: str = "",
     db.session.add(entry)
     close_link("journal", entry.hash)
     db.session.flush()
+    _add_to_balances(entry_date, entry.lines)
     return entry
+
+
+# --- Balances per account and month ------------------------------------------------------
+
+class AccountBalance(db.Model):
+    """The sum of an account's journal lines in one month, kept in step by `post_entry`
+    (in the posting transaction), so reports read a few hundred of these rows instead of
+    every line before their period. Derived data: `rebuild_account_balances` recomputes
+    it from the lines and `check-books` compares the two.
+
+    Attributes:
+        month: the first day of the month.
+        debit, credit: the month's debits and credits in the base currency.
+    """
+
+    __tablename__ = "account_balances"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="RESTRICT"),
+                                            primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    debit: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+    credit: Mapped[Decimal] = mapped_column(Money(), default=ZERO)
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _add_to_balances(entry_date: date, lines) -> None:
+    """Add an entry's lines to their accounts' month: one upsert (one row per account,
+    so no row is hit twice by the statement). The posting already holds the journal's
+    chain head, so postings reach this row one at a time."""
+    sums: dict[int, list[Decimal]] = {}
+    for line in lines:
+        found = sums.setdefault(line.account_id, [ZERO, ZERO])
+        found[0] += line.debit
+        found[1] += line.credit
+    month = month_of(entry_date)
+    insert = (pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert)(
+        AccountBalance)
+    rows = [{"account_id": account_id, "month": month, "debit": debit, "credit": credit}
+            for account_id, (debit, credit) in sums.items()]
+    table = AccountBalance.__table__
+    db.session.execute(insert.values(rows).on_conflict_do_update(
+        index_elements=[table.c.account_id, table.c.month],
+        set_={"debit": table.c.debit + insert.excluded.debit,
+              "credit": table.c.credit + insert.excluded.credit}))
+
+
+def month_sums_query():
+    """(account_id, month, debit, credit) summed from the journal lines: what
+    account_balances must hold."""
+    if db.engine.dialect.name == "postgresql":
+        month = func.cast(func.date_trunc("month", JournalLine.entry_date), Date)
+    else:
+        month = func.date(JournalLine.entry_date, "start of month")
+    return (select(JournalLine.account_id, month.label("month"),
+                   sum_money(JournalLine.debit), sum_money(JournalLine.credit))
+            .group_by(JournalLine.account_id, month))
+
+
+def rebuild_account_balances() -> int:
+    """Recompute account_balances from the journal lines (after a bulk load, or to
+    repair drift `check-books` found); returns the number of rows."""
+    db.session.execute(AccountBalance.__table__.delete())
+    rows = [{"account_id": account_id, "month": as_date(month), "debit": debit,
+             "credit": credit}
+            for account_id, month, debit, credit in db.session.execute(month_sums_query())]
+    if rows:
+        db.session.execute(AccountBalance.__table__.insert(), rows)
+    return len(rows)
+
+
+def as_date(value) -> date:
+    """SQLite's date() answers text; PostgreSQL a date."""
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def reversal_of(entry: JournalEntry) -> JournalEntry | None:

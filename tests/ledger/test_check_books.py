@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from models.books_check import VALIDATIONS, check_books
 from models.ledger import Account, JournalEntry, JournalLine, chain_hash
@@ -144,11 +144,37 @@ def test_check_books__deleted_entry_is_missing_from_the_chain(db, books):
     seq, number = manual.chain_seq, manual.number
     following = db.session.scalar(select(JournalEntry.number).where(
         JournalEntry.chain_seq == seq + 1))
+    accounts = {line.account_id for line in manual.lines}
     tamper(db, "DELETE FROM journal_lines WHERE entry_id = :id", id=manual.id)
     tamper(db, "DELETE FROM journal_entries WHERE id = :id", id=manual.id)
     errors = check_books()
-    assert errors == [f"journal chain breaks at {following}: link {seq} is missing before it.",
-                      f"JE numbers for {YEAR} have gaps: {number} is missing."]
+    kept = [e for e in errors if "the kept balance says" in e]
+    assert len(kept) == len(accounts)
+    assert [e for e in errors if e not in kept] == [
+        f"journal chain breaks at {following}: link {seq} is missing before it.",
+        f"JE numbers for {YEAR} have gaps: {number} is missing."]
+
+
+def test_check_books__kept_month_balance_off_is_named_and_rebuilt(app, db, books):
+    """A month's kept balance raised in SQL: is that account and month named, with both
+    figures, and does `flask rebuild-balances` put it right from the lines?"""
+    from models.ledger import AccountBalance
+
+    row = db.session.scalars(select(AccountBalance).order_by(AccountBalance.account_id)).first()
+    code = db.session.get(Account, row.account_id).code
+    month, debit = row.month, row.debit
+    tamper(db, "UPDATE account_balances SET debit = debit + 100 WHERE account_id = :a "
+           "AND month = :m", a=row.account_id, m=row.month)
+    errors = check_books()
+    assert len(errors) == 1
+    assert errors[0].startswith(
+        f"Account {code} in {month:%Y-%m}: the kept balance says debits {debit + 1:,.2f}, ")
+    assert f"its lines add up to debits {debit:,.2f}" in errors[0]
+    rebuilt = app.test_cli_runner().invoke(args=["rebuild-balances"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    count = db.session.scalar(select(func.count()).select_from(AccountBalance))
+    assert rebuilt.output == f"Rebuilt {count} account-month balances.\n"
+    assert check_books() == []
 
 
 def test_check_books__rehashed_entry_breaks_the_chain_at_the_next_one(db, books):

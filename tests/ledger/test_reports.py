@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event, select
 
 from models.invoicing import Invoice, credit_invoice, post_invoice
-from models.ledger import JournalLine, create_account, sum_money
+from models.ledger import Account, JournalLine, create_account, sum_money
 from models.ledger_reports import (
     balance_sheet,
     payables_aging,
@@ -32,6 +32,7 @@ from tests.ledger.factories import (
     pay,
     pay_supplier,
     posted_invoice,
+    posted_manual_entry,
     shipped_order,
 )
 
@@ -124,6 +125,50 @@ def test_trial_balance__opening_period_and_closing_per_account_by_code(db, chart
     assert (tb.debit, tb.credit) == (D("1016.00"), D("1016.00"))
     assert (tb.closing_debit, tb.closing_credit) == (D("836.00"), D("836.00"))
     assert tb.balanced
+
+
+def test_trial_balance__month_balances_agree_with_the_lines_at_any_boundary(db, chart):
+    """Entries on month ends and firsts across a leap February and a year end: for
+    periods that start and end mid-month, on a first, on a last, inside one month and
+    over none, do the trial balance, P&L and balance sheet (which read the kept month
+    balances plus the lines of partial months) equal sums over the lines themselves?"""
+    days = [date(2023, 12, 31), date(2024, 1, 1), date(2024, 1, 15), date(2024, 1, 31),
+            date(2024, 2, 1), date(2024, 2, 29), date(2024, 3, 1), date(2024, 3, 17),
+            date(2024, 12, 31), date(2025, 1, 1)]
+    for n, day in enumerate(days, start=1):
+        posted_manual_entry(db, "6000", "1100", f"{n}.01", on=day)
+        posted_manual_entry(db, "1100", "4100", f"{n * 10}.10", on=day)
+
+    def lines(lo, hi) -> dict:
+        """{code: (debits, credits)} summed over the lines from `lo` to `hi`."""
+        where = [JournalLine.entry_date <= hi] + ([JournalLine.entry_date >= lo] if lo else [])
+        return {code: (debit, credit) for code, debit, credit in db.session.execute(
+            select(Account.code, sum_money(JournalLine.debit), sum_money(JournalLine.credit))
+            .join(Account, Account.id == JournalLine.account_id).where(*where)
+            .group_by(Account.code))}
+
+    periods = [(date(2024, 1, 1), date(2024, 12, 31)), (date(2024, 1, 15), date(2024, 3, 1)),
+               (date(2024, 1, 16), date(2024, 2, 28)), (date(2024, 2, 1), date(2024, 2, 29)),
+               (date(2024, 2, 2), date(2024, 2, 28)), (date(2023, 12, 31), date(2025, 1, 1)),
+               (date(2024, 3, 2), date(2024, 12, 30)), (date(2024, 4, 1), date(2024, 4, 30))]
+    for start, end in periods:
+        opening, period = lines(None, start - timedelta(days=1)), lines(start, end)
+        tb = {row.code: (row.opening, row.debit, row.credit) for row in
+              trial_balance(start, end).rows}
+        none = (D("0.00"), D("0.00"))
+        assert tb == {code: (opening.get(code, none)[0] - opening.get(code, none)[1],
+                             *period.get(code, none))
+                      for code in opening.keys() | period.keys()}, (start, end)
+        pl = profit_and_loss(start, end)
+        assert [(r.code, r.amount) for r in pl.income + pl.expense] == [
+            (code, abs(period[code][0] - period[code][1]))
+            for code in ("4100", "6000") if code in period], (start, end)
+        sheet = balance_sheet(end)
+        closing = lines(None, end)
+        assert [(r.code, r.amount) for r in sheet.assets] == [
+            ("1100", closing["1100"][0] - closing["1100"][1])], end
+        assert sheet.profit_to_date == (closing["4100"][1] - closing["4100"][0]
+                                        - closing["6000"][0] + closing["6000"][1]), end
 
 
 def test_trial_balance__a_period_before_any_posting_is_empty(db, chart):
