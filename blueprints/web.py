@@ -215,15 +215,20 @@ def init_app(app) -> None:
 
     app.add_template_filter(currency_amount)
 
+    nav_by_role: dict[str, frozenset[str]] = {}
+
     @app.context_processor
     def inject_nav():
-        # Menu entries appear once their view exists and the signed-in role may use it.
-        allowed = set()
-        if current_user.is_authenticated:
-            for endpoint, view in app.view_functions.items():
-                if current_user.role in (getattr(view, "roles", None) or ()):
-                    allowed.add(endpoint)
-        return {"nav_endpoints": allowed}
+        # Menu entries appear once their view exists and the signed-in role may use it;
+        # worked out once per role, since the views do not change after start-up.
+        if not current_user.is_authenticated:
+            return {"nav_endpoints": frozenset()}
+        role = current_user.role
+        if role not in nav_by_role:
+            nav_by_role[role] = frozenset(
+                endpoint for endpoint, view in app.view_functions.items()
+                if role in (getattr(view, "roles", None) or ()))
+        return {"nav_endpoints": nav_by_role[role]}
 
     @app.context_processor
     def inject_company():
