@@ -21,6 +21,7 @@ from sqlalchemy import (
     func,
     select,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -148,6 +149,7 @@ class Deal(Versioned, db.Model):
         CheckConstraint("probability_override IS NULL OR probability_override BETWEEN 0 AND 100",
                         name="probability_override"),
         Index("ix_deals_stage_owner", "stage_id", "owner_id"),
+        Index("ix_deals_stage_close", "stage_id", "expected_close", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -378,15 +380,22 @@ def board_totals(clauses) -> dict[int, ColumnTotal]:
     return result
 
 
+BOARD_CARDS = 50  # cards per column; the column's count and totals cover every deal
+
+
 def board_deals(clauses, stage_ids) -> dict[int, list[Deal]]:
-    """{stage id: deals} for the board's open columns, soonest expected close first."""
+    """{stage id: deals} for the board's open columns: the BOARD_CARDS closing soonest
+    (no date last) in each, in one statement whatever the size of the pipeline: each
+    column's first cards come from the (stage_id, expected_close, id) index."""
     columns: dict[int, list[Deal]] = {stage_id: [] for stage_id in stage_ids}
     if not columns:
         return columns
+    order = (Deal.expected_close.asc().nulls_last(), Deal.id)
+    firsts = [select(Deal.id).where(Deal.stage_id == stage_id, *clauses)
+              .order_by(*order).limit(BOARD_CARDS).subquery() for stage_id in columns]
+    shown = union_all(*(select(first.c.id) for first in firsts))
     deals = db.session.scalars(
-        select(Deal).where(Deal.stage_id.in_(list(columns)), *clauses)
-        .order_by(Deal.expected_close.is_(None), Deal.expected_close, Deal.id)
-    ).unique().all()
+        select(Deal).where(Deal.id.in_(shown)).order_by(*order)).unique().all()
     for deal in deals:
         columns[deal.stage_id].append(deal)
     return columns

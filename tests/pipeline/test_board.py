@@ -213,6 +213,29 @@ def test_filters__htmx_request_gets_only_the_board(client, login, db, users, sta
     assert "Fragmentary" in body
 
 
+def test_board__a_long_column_shows_the_soonest_closing_and_counts_them_all(
+        client, login, db, users, stages, monkeypatch):
+    """With more deals in a stage than a column shows: are the soonest closing shown (no
+    date last), does the count and total still cover every deal, and does the column say
+    how many of how many it shows?"""
+    monkeypatch.setattr("models.pipeline.BOARD_CARDS", 3)
+    me = login("sales")
+    customer = make_customer()
+    for n, day in enumerate([None, date(2026, 5, 1), date(2026, 3, 1), date(2026, 4, 1),
+                             date(2026, 6, 1)]):
+        make_deal(db, stages, title=f"Deal {n}", owner=me, customer=customer,
+                  expected_close=day, amount="100.00")
+    make_deal(db, stages, title="Elsewhere", owner=me, customer=customer, stage="Proposal")
+    body = client.get("/pipeline/").get_data(as_text=True)
+    column = _column(body, "Qualified")
+    assert re.findall(r'class="card-title"><a [^>]*>([^<]+)<', column) == [
+        "Deal 2", "Deal 3", "Deal 1"]
+    assert "5 deals" in column and "EUR 500.00" in column
+    assert "The 3 closing soonest of 5; narrow the board with the filters" in column
+    proposal = _column(body, "Proposal")
+    assert "Elsewhere" in proposal and "closing soonest" not in proposal
+
+
 def test_deal_filter_clauses__month_covers_the_whole_month(app, db, users, stages):
     """Does the close-month filter take the first to the last day of the month, no more?"""
     for day in (date(2026, 1, 31), date(2026, 2, 1), date(2026, 2, 28), date(2026, 3, 1)):
