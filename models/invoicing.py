@@ -33,7 +33,9 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     inspect,
+    literal_column,
     select,
+    text,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
@@ -118,8 +120,14 @@ class Invoice(DocumentTotals, Versioned, db.Model):
         CheckConstraint("open_amount >= 0 AND open_amount <= total_amount", name="open"),
         UniqueConstraint("kind", "chain_seq", name="uq_invoices_kind_chain_seq"),
         Index("ix_invoices_kind_status_due", "kind", "status", "due_date"),
-        Index("ix_invoices_customer_kind", "customer_id", "kind", "status"),
+        # covers "has this customer anything overdue?" without reading the rows
+        Index("ix_invoices_customer_open", "customer_id", "kind", "status", "open_amount",
+              "due_date"),
         Index("ix_invoices_kind_id", "kind", "id"),
+        Index("ix_invoices_status_id", "status", "id"),  # drafts waiting to be posted
+        # open documents by due date (overdue lists), without walking the settled ones
+        Index("ix_invoices_open_due", "kind", "status", "due_date", "id",
+              sqlite_where=text("open_amount > 0"), postgresql_where=text("open_amount > 0")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -268,6 +276,11 @@ class Invoice(DocumentTotals, Versioned, db.Model):
                        line.account_id, line.sales_line_id, line.source_line_id]
                       for line in self.lines],
         }
+
+
+# SQL: something is left open. A literal 0, not a bound parameter, so that the planner
+# (SQLite's in particular) can use the partial index ix_invoices_open_due.
+INVOICE_OPEN = Invoice.open_amount > literal_column("0")
 
 
 class InvoiceLine(PricedLine, db.Model):

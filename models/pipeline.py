@@ -380,25 +380,40 @@ def board_totals(clauses) -> dict[int, ColumnTotal]:
     return result
 
 
-BOARD_CARDS = 50  # cards per column; the column's count and totals cover every deal
+BOARD_CARDS = 25  # cards per column; the column's count and totals cover every deal
+SOONEST = (Deal.expected_close.asc().nulls_last(), Deal.id)  # soonest close, no date last
+
+
+def soonest_closing(clauses, stage_ids, per_stage: int) -> dict[int, list[Deal]]:
+    """{stage id: the `per_stage` deals matching `clauses` closing soonest in it (no date
+    last)}, in one statement whatever the size of the pipeline. Each stage is read twice
+    from the (stage_id, expected_close, id) index, its dated deals in date order and its
+    undated ones in id order, each part stopping at `per_stage` rows: no sort of a whole
+    stage (a NULLS LAST order would need one on SQLite)."""
+    found: dict[int, list[Deal]] = {stage_id: [] for stage_id in stage_ids}
+    if not found:
+        return found
+    parts = []
+    for stage_id in found:
+        for dated in (True, False):
+            close = Deal.expected_close
+            parts.append(
+                select(Deal.id).where(Deal.stage_id == stage_id, *clauses,
+                                      close.is_not(None) if dated else close.is_(None))
+                .order_by(*((close, Deal.id) if dated else (Deal.id,)))
+                .limit(per_stage).subquery())
+    shown = union_all(*(select(part.c.id) for part in parts))
+    for deal in db.session.scalars(select(Deal).where(Deal.id.in_(shown))
+                                   .order_by(*SOONEST)).unique():
+        if len(found[deal.stage_id]) < per_stage:
+            found[deal.stage_id].append(deal)
+    return found
 
 
 def board_deals(clauses, stage_ids) -> dict[int, list[Deal]]:
-    """{stage id: deals} for the board's open columns: the BOARD_CARDS closing soonest
-    (no date last) in each, in one statement whatever the size of the pipeline: each
-    column's first cards come from the (stage_id, expected_close, id) index."""
-    columns: dict[int, list[Deal]] = {stage_id: [] for stage_id in stage_ids}
-    if not columns:
-        return columns
-    order = (Deal.expected_close.asc().nulls_last(), Deal.id)
-    firsts = [select(Deal.id).where(Deal.stage_id == stage_id, *clauses)
-              .order_by(*order).limit(BOARD_CARDS).subquery() for stage_id in columns]
-    shown = union_all(*(select(first.c.id) for first in firsts))
-    deals = db.session.scalars(
-        select(Deal).where(Deal.id.in_(shown)).order_by(*order)).unique().all()
-    for deal in deals:
-        columns[deal.stage_id].append(deal)
-    return columns
+    """{stage id: deals} for the board's open columns: the BOARD_CARDS closing soonest in
+    each (the column's count and totals, from `board_totals`, cover them all)."""
+    return soonest_closing(clauses, stage_ids, BOARD_CARDS)
 
 
 def update_deal(deal: Deal, *, by: User, version: int | str | None, customer: Customer,

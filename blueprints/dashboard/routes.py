@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from flask import jsonify
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, func, select, type_coerce
 
 from blueprints.dashboard import bp
 from blueprints.web import ALL_ROLES, public, render, roles
@@ -19,6 +19,7 @@ from models import (
     db,
 )
 from models.customers import LIFECYCLES
+from models.pipeline import soonest_closing
 from models.receivables import overdue_condition, overdue_customers
 from models.users import utcnow
 
@@ -42,7 +43,7 @@ def index():
     recent_customers = db.session.scalars(
         select(Customer).join(Relationship)
         .where(Relationship.owner_id == current_user.id if mine else True)
-        .order_by(Customer.id.desc()).limit(8)
+        .order_by(Relationship.customer_id.desc()).limit(8)  # the owner index's order
     ).unique().all()
     recent_changes = []
     users = []
@@ -52,10 +53,9 @@ def index():
         users = db.session.execute(
             select(User.role, func.count()).where(User.is_enabled.is_(True))
             .group_by(User.role)).all()
-    deals, forecast, due = [], [], []
+    deals, open_deal_count, forecast, due = [], 0, [], []
     if current_user.role in ("sales", "admin"):
-        deals = _open_deals(current_user.id if mine else None)
-        forecast = _forecast(deals)
+        deals, open_deal_count, forecast = _open_deals(current_user.id if mine else None)
         due = _followups_due(current_user.id)
     reorder, expected, to_ship = [], [], []
     if current_user.role in ("operations", "admin"):
@@ -64,26 +64,26 @@ def index():
     money = _finance_watch() if current_user.role in ("finance", "admin") else {}
     overdue_mine = _my_overdue_customers(current_user.id if mine else None) \
         if current_user.role in ("sales", "admin") else []
-    deal_overdue = overdue_customers(deal.customer_id for deal in deals[:10])
+    deal_overdue = overdue_customers(deal.customer_id for deal in deals)
     return render("dashboard/index.html", reorder=reorder, expected=expected, to_ship=to_ship,
                   money=money, overdue_mine=overdue_mine, deal_overdue=deal_overdue,
                   today=utcnow().date(), mine=mine, by_lifecycle=by_lifecycle,
                   on_hold=on_hold, recent_customers=recent_customers,
-                  recent_changes=recent_changes, users=users, deals=deals[:10],
-                  open_deal_count=len(deals), forecast=forecast, due=due)
+                  recent_changes=recent_changes, users=users, deals=deals,
+                  open_deal_count=open_deal_count, forecast=forecast, due=due)
 
 
 def _finance_watch() -> dict:
     """What finance watches: overdue invoices (oldest first), drafts waiting to be
     posted, orders on credit hold, and suppliers' bills due within a week."""
-    from models.invoicing import Invoice
+    from models.invoicing import INVOICE_OPEN, Invoice
     from models.purchasing import VendorBill
     from models.sales import SalesOrder
 
     today = utcnow().date()
     overdue = db.session.scalars(
         select(Invoice).where(Invoice.kind == "invoice", Invoice.status == "posted",
-                              Invoice.open_amount > 0, Invoice.due_date < today)
+                              INVOICE_OPEN, Invoice.due_date < today)
         .order_by(Invoice.due_date, Invoice.id).limit(8)).unique().all()
     drafts = db.session.scalars(
         select(Invoice).where(Invoice.status == "draft").order_by(Invoice.id).limit(8)
@@ -134,22 +134,33 @@ def _orders_to_ship():
         .order_by(SalesOrder.ordered_on, SalesOrder.id).limit(8)).unique().all()
 
 
-def _open_deals(owner_id: int | None) -> list[Deal]:
-    query = (select(Deal).join(Stage, Stage.id == Deal.stage_id)
-             .where(Stage.outcome == "open")
-             .order_by(Deal.expected_close.is_(None), Deal.expected_close, Deal.id))
-    if owner_id is not None:
-        query = query.where(Deal.owner_id == owner_id)
-    return list(db.session.scalars(query.limit(500)).unique())
-
-
-def _forecast(deals: list[Deal]) -> list[tuple[str, Decimal]]:
-    """Weighted value of open deals by expected close month (per-deal half-up rounding)."""
-    months: dict[str, Decimal] = {}
-    for deal in deals:
-        key = deal.expected_close.strftime("%Y-%m") if deal.expected_close else "No date"
-        months[key] = months.get(key, Decimal("0.00")) + deal.weighted_amount
-    return sorted(months.items(), key=lambda item: (item[0] == "No date", item[0]))[:6]
+def _open_deals(owner_id: int | None) -> tuple[list[Deal], int, list[tuple[str, Decimal]]]:
+    """The ten open deals closing soonest, how many are open, and the weighted forecast
+    by close month (the first six months, then "No date"): three small statements, the
+    counting and summing done in SQL whatever the size of the pipeline."""
+    mine = [Deal.owner_id == owner_id] if owner_id else []
+    open_ids = db.session.scalars(select(Stage.id).where(Stage.outcome == "open")).all()
+    by_stage = soonest_closing(mine, open_ids, 10)
+    deals = sorted((deal for deals in by_stage.values() for deal in deals),
+                   key=lambda deal: (deal.expected_close is None, deal.expected_close, deal.id))[:10]
+    clauses = [Stage.outcome == "open", *mine]
+    # weighted per deal, rounded half-up to the cent, as Deal.weighted_amount (see
+    # models.pipeline.board_totals for the integer arithmetic)
+    weighted = func.sum((type_coerce(Deal.amount, BigInteger)
+                         * func.coalesce(Deal.probability_override, Stage.probability) + 50)
+                        // 100)
+    rows = db.session.execute(
+        select(Deal.expected_close, func.count(Deal.id), weighted)
+        .join(Stage, Stage.id == Deal.stage_id).where(*clauses)
+        .group_by(Deal.expected_close)).all()  # a row a day: fewer than the deals
+    count = sum(n for _, n, _ in rows)
+    months: dict[str, int] = {}
+    for day, _, cents in rows:
+        key = day.strftime("%Y-%m") if day else "No date"
+        months[key] = months.get(key, 0) + cents
+    forecast = [(key, Decimal(cents) / 100) for key, cents in
+                sorted(months.items(), key=lambda item: (item[0] == "No date", item[0]))[:6]]
+    return deals, count, forecast
 
 
 def _followups_due(user_id: int) -> list[Activity]:

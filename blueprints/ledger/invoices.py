@@ -41,6 +41,7 @@ from models.customers import Customer
 from models.errors import DomainError
 from models.formkeys import claim_form_key, settle_form_key
 from models.invoicing import (
+    INVOICE_OPEN,
     INVOICE_ROLES,
     STATE_LABELS,
     VIEW_ROLES,
@@ -99,12 +100,12 @@ def _state_clause(state: str):
         return Invoice.status == "draft"
     posted = Invoice.status == "posted"
     return {
-        "open": and_(posted, Invoice.open_amount > 0),
-        "overdue": and_(posted, Invoice.open_amount > 0, Invoice.due_date < today),
+        "open": and_(posted, INVOICE_OPEN),
+        "overdue": and_(posted, INVOICE_OPEN, Invoice.due_date < today),
         "paid": and_(posted, Invoice.open_amount == 0,
                      Invoice.credited_amount < Invoice.total_amount),
         "credited": and_(posted, Invoice.credited_amount >= Invoice.total_amount),
-        "credit": and_(posted, Invoice.open_amount > 0),
+        "credit": and_(posted, INVOICE_OPEN),
         "used": and_(posted, Invoice.open_amount == 0),
     }[state]
 

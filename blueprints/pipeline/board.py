@@ -120,7 +120,8 @@ def _board(filters: dict, *, status: int = 200, message: str | None = None,
         filter_args=_filter_args(filters), stages=stages, open_stages=open_stages,
         won_stage=closing.get("won"), lost_stage=closing.get("lost"),
         columns=board_deals(clauses, [s.id for s in open_stages]),
-        totals=board_totals(clauses), owners=_sales_users(), campaigns=_campaigns(),
+        totals=board_totals([*clauses, Deal.stage_id.in_([s.id for s in open_stages])]),
+        owners=_sales_users(), campaigns=_campaigns(),
         may_move=lambda deal: may_change_deal(current_user, deal),
         message=message, error=error, lost=lost)
 
