@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload, selectinload
 
 from models import db
 from models.cases import OPEN_STATUSES as OPEN_CASE_STATUSES
@@ -110,7 +110,7 @@ def uninvoiced_order_value(customer_id: int, currency: str,
     query = (select(SalesOrder).where(SalesOrder.customer_id == customer_id,
                                       SalesOrder.currency == currency,
                                       SalesOrder.status.in_(EXPOSED_ORDER_STATUSES))
-             .options(selectinload(SalesOrder.lines)))
+             .options(lazyload("*"), selectinload(SalesOrder.lines).lazyload("*")))
     if exclude_order_id is not None:
         query = query.where(SalesOrder.id != exclude_order_id)
     total, count = ZERO, 0
@@ -149,8 +149,10 @@ def standing(customer: Customer, *, today: date | None = None) -> Standing:
             result.overdue += open_amount
             if oldest_id is None:
                 oldest_id = invoice_id
+    # the strip names these two, no more: their related rows are not loaded with them
+    # (the joined customer and accounts would cost more than everything else here)
     if oldest_id is not None:
-        result.oldest_overdue = db.session.get(Invoice, oldest_id)
+        result.oldest_overdue = db.session.get(Invoice, oldest_id, options=[lazyload("*")])
     payments = db.session.scalar(
         select(sum_money(Payment.open_amount)).where(
             Payment.customer_id == customer.id, Payment.direction == "in",
@@ -163,6 +165,7 @@ def standing(customer: Customer, *, today: date | None = None) -> Standing:
     result.credits = payments + notes
     result.last_payment = db.session.scalar(
         select(Payment).where(Payment.customer_id == customer.id, Payment.direction == "in")
+        .options(lazyload("*"))
         .order_by(Payment.payment_date.desc(), Payment.id.desc()).limit(1))
     result.uninvoiced_orders, result.open_order_count = uninvoiced_order_value(
         customer.id, currency)
