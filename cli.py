@@ -1,5 +1,5 @@
 """Command-line tools: `flask --app app demo`, `create-user`, `renewals`, `check-books`,
-`export-beancount`, `rebuild-balances`."""
+`export-beancount`, `rebuild-balances`, `seed-volume`."""
 
 import sys
 
@@ -28,6 +28,7 @@ def init_app(app) -> None:
     app.cli.add_command(check_books_command)
     app.cli.add_command(export_beancount_command)
     app.cli.add_command(rebuild_balances_command)
+    app.cli.add_command(seed_volume_command)
 
 
 @click.command("create-user")
@@ -220,3 +221,77 @@ def export_beancount_command(path: str) -> None:
 
     written = write_beancount(path)
     click.echo(f"Wrote {written} transaction{'s' if written != 1 else ''} to {path}.")
+
+
+# The demo's sign-ins, and a few more people per role for a team-sized data set.
+VOLUME_USERS = DEMO_USERS + [
+    ("admin2@tandem.test", "admin", "Alex Admin"),
+    ("finance2@tandem.test", "finance", "Flo Finance"),
+    ("ops2@tandem.test", "operations", "Olga Ops"),
+] + [(f"rep{n:02d}@tandem.test", "sales", f"{first} (rep {n:02d})") for n, first in enumerate(
+    ["Ana", "Bram", "Chloé", "Dev", "Emil", "Farah", "Gus", "Hana", "Ivo", "Jules"], start=1)]
+
+
+@click.command("seed-volume")
+@click.option("--scale", type=click.FloatRange(min=0, min_open=True, max=10), default=1.0,
+              show_default=True,
+              help="Multiplies the counts: 1 is 20,000 customers, 100,000 invoices and about "
+                   "a million journal lines; 0.1 is a tenth of that.")
+@click.option("--seed", type=int, default=None,
+              help="The random seed (default: a fixed one). The same scale and seed give the "
+                   "same data; the dates always end today.")
+def seed_volume_command(scale: float, seed: int | None) -> None:
+    """Fill an EMPTY database with a large synthetic data set, for benchmarks.
+
+    Five years ending today: customers with contacts, deals and activities, a stocked
+    catalog, quotes accepted into orders that ship, invoices, payments (some overdue),
+    credit notes, purchase orders, supplier bills and payments, all posted as the app
+    posts them, so `check-books` accepts the books. Adds users with the demo password.
+    Refuses a database that holds any business data already: create a new one and run
+    `flask --app app db upgrade` first. Never on a real server.
+    """
+    import time
+
+    from models.volume import SEED, seed_volume
+
+    started = time.perf_counter()
+    click.echo(f"Seeding scale {scale:g} into {db.engine.url.render_as_string()}:")
+    try:
+        seed_volume(scale, seed=SEED if seed is None else seed, users=VOLUME_USERS,
+                    password=DEMO_PASSWORD, echo=click.echo,
+                    progress=lambda label, length: click.progressbar(
+                        length=length, label=f"  {label}", file=sys.stderr))
+    except ValueError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Done in {time.perf_counter() - started:.1f} s.")
+    _echo_volume_counts()
+    click.echo(f"Sign in with any of these (password: {DEMO_PASSWORD}; generated data only):")
+    for email, role, _ in VOLUME_USERS:
+        click.echo(f"  {email:<24} {role}")
+
+
+def _echo_volume_counts() -> None:
+    from sqlalchemy import func
+
+    from models import (
+        Activity,
+        Customer,
+        Deal,
+        Invoice,
+        JournalLine,
+        Payment,
+        Product,
+        Quote,
+        SalesOrder,
+        Shipment,
+    )
+
+    counted = [(Customer, "customers"), (Contact, "contacts"), (Deal, "deals"),
+               (Activity, "activities"), (Product, "products"), (Quote, "quotes"),
+               (SalesOrder, "sales orders"), (Shipment, "shipments"),
+               (Invoice, "invoices and credit notes"), (Payment, "payments"),
+               (JournalLine, "journal lines")]
+    click.echo("Rows: " + ", ".join(
+        f"{db.session.scalar(select(func.count()).select_from(model)):,} {label}"
+        for model, label in counted) + ".")
