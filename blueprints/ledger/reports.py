@@ -34,6 +34,7 @@ FINANCE = ("admin", "finance")
 WITH_SALES = ("admin", "finance", "sales")
 EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
 MAX_YEARS = 20
+RECONCILIATION_ROWS = 200  # deals listed on the page; the CSV has them all
 MONTHS_DEFAULT, MONTHS_MAX = 12, 36
 # The reports, in the order of the shared navigation: endpoint, title, who may see it.
 REPORTS = [
@@ -327,5 +328,9 @@ def reconciliation_report():
     charts = {currency: [(m.label, [m.won, m.invoiced, m.paid])
                          for m in found.months if m.currency == currency]
               for currency in found.currencies}
+    # A year is thousands of deals: the page lists what needs a look (flagged first,
+    # then the latest won), the CSV all of them.
+    shown = sorted(found.deals, key=lambda d: (not d.flags, -d.won_on.toordinal(),
+                                               -d.deal_id))[:RECONCILIATION_ROWS]
     return _page("ledger/reports/reconciliation.html", start=start, end=end, rec=found,
-                 flags=FLAGS, charts=charts)
+                 flags=FLAGS, charts=charts, shown=shown)

@@ -9,6 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import event, select
 
 from models.invoicing import Invoice, credit_invoice, post_invoice
@@ -650,3 +652,21 @@ def test_reconciliation__won_day_is_the_utc_day(db, chart, stages):
     [found] = reconciliation(date(2024, 3, 31), date(2024, 3, 31)).deals
     assert found.won_on == date(2024, 3, 31)
     assert reconciliation(date(2024, 4, 1), date(2024, 4, 30)).deals == []
+
+
+@given(quantity=st.decimals("0.001", "99999.999", places=3),
+       price=st.decimals("0.00", "999999.99", places=2),
+       discount=st.decimals("0.00", "100.00", places=2), places=st.sampled_from([0, 2]))
+def test_reconciliation__integer_line_net_equals_the_documents_rounding(
+        quantity, price, discount, places):
+    """Does the reconciliation's integer line net (from the stored thousandths, cents and
+    hundredths of a percent) equal the order line's own Decimal net, rounded half-up to
+    the cent or to the yen?"""
+    from models.documents import HUNDRED
+    from models.ledger_reports import _line_net_cents
+    from models.types import round_money
+
+    expected = round_money(quantity * price * (HUNDRED - discount) / HUNDRED, places)
+    cents = _line_net_cents(int(quantity * 1000), int(price * 100), int(discount * 100),
+                            places)
+    assert Decimal(cents).scaleb(-2) == expected
