@@ -19,7 +19,7 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
 
 from models import db
 from models.customers import Contact, Customer
@@ -50,6 +50,7 @@ class Activity(Versioned, db.Model):
     __table_args__ = (
         CheckConstraint(f"kind IN {KINDS!r}", name="kind"),
         Index("ix_activities_assignee_done_due", "assignee_id", "done", "due_at"),
+        Index("ix_activities_assignee_done_at", "assignee_id", "done", "done_at"),
         Index("ix_activities_customer_created", "customer_id", "created_at"),
     )
 
@@ -73,6 +74,8 @@ class Activity(Versioned, db.Model):
     customer: Mapped[Customer] = relationship(lazy="joined")
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id], lazy="joined")
     contact: Mapped[Contact | None] = relationship(lazy="joined")
+    # The deal it is about; lists that name it load it with the list (timeline, followups).
+    deal = relationship("Deal", viewonly=True, lazy="select")
 
     @property
     def audit_subject(self):
@@ -106,7 +109,9 @@ def timeline(*, customer_id: int | None = None, deal_id: int | None = None,
     if deal_id is not None:
         query = query.where(Activity.deal_id == deal_id)
     elif customer_id is not None:
-        query = query.where(Activity.customer_id == customer_id)
+        # a customer's timeline names each activity's deal: loaded with the page
+        query = query.where(Activity.customer_id == customer_id).options(
+            selectinload(Activity.deal))
     return list(db.session.scalars(
         query.order_by(Activity.created_at.desc(), Activity.id.desc()).limit(limit)).unique())
 
@@ -121,7 +126,7 @@ KIND_LABELS = {"call": "Call", "email": "Email", "meeting": "Meeting", "note": "
 CALENDAR_KINDS = {"task": timedelta(minutes=30), "meeting": timedelta(hours=1)}
 MAX_SUBJECT = 200
 MAX_BODY = 10_000
-FOLLOWUP_GROUP_LIMIT = 200
+FOLLOWUP_GROUP_LIMIT = 50  # rows a group lists; its count covers them all
 DONE_RECENTLY = timedelta(days=7)
 
 
@@ -205,28 +210,41 @@ def _day_start(now: datetime) -> datetime:
 
 def followups(user: User, now: datetime | None = None) -> dict[str, list[Activity]]:
     """The user's open follow-ups by their UTC date: overdue, today, upcoming, undated
-    (open tasks without a due date), and what they ticked off in the last seven days."""
+    (open tasks without a due date), and what they ticked off in the last seven days;
+    each the first FOLLOWUP_GROUP_LIMIT (`followup_counts` says how many there are)."""
+    return {key: list(db.session.scalars(
+        query.options(selectinload(Activity.deal)).limit(FOLLOWUP_GROUP_LIMIT)).unique())
+        for key, query in _followup_queries(user, now).items()}
+
+
+def followup_counts(user: User, groups: dict[str, list[Activity]],
+                    now: datetime | None = None) -> dict[str, int]:
+    """How many follow-ups each group of `followups` holds: its length, counted in SQL
+    (from the (assignee, done, date) indexes) only for a group that reached the limit."""
+    queries = _followup_queries(user, now)
+    return {key: len(rows) if len(rows) < FOLLOWUP_GROUP_LIMIT else db.session.scalar(
+        select(func.count()).select_from(queries[key].order_by(None).subquery()))
+        for key, rows in groups.items()}
+
+
+def _followup_queries(user: User, now: datetime | None) -> dict:
     now = as_utc(now or utcnow())
     today = _day_start(now)
     tomorrow = today + timedelta(days=1)
     mine_open = select(Activity).where(Activity.assignee_id == user.id,
                                        Activity.done.is_(False))
-
-    def rows(query):
-        return list(db.session.scalars(query.limit(FOLLOWUP_GROUP_LIMIT)).unique())
-
     dated = mine_open.where(Activity.due_at.is_not(None)).order_by(Activity.due_at, Activity.id)
     return {
-        "overdue": rows(dated.where(Activity.due_at < today)),
-        "today": rows(dated.where(Activity.due_at >= today, Activity.due_at < tomorrow)),
-        "upcoming": rows(dated.where(Activity.due_at >= tomorrow)),
-        "undated": rows(mine_open.where(Activity.due_at.is_(None), Activity.kind == "task")
-                        .order_by(Activity.created_at, Activity.id)),
-        "done": rows(select(Activity).where(
+        "overdue": dated.where(Activity.due_at < today),
+        "today": dated.where(Activity.due_at >= today, Activity.due_at < tomorrow),
+        "upcoming": dated.where(Activity.due_at >= tomorrow),
+        "undated": mine_open.where(Activity.due_at.is_(None), Activity.kind == "task")
+        .order_by(Activity.created_at, Activity.id),
+        "done": select(Activity).where(
             Activity.assignee_id == user.id, Activity.done.is_(True),
-            Activity.due_at.is_not(None) | (Activity.kind == "task"),
-            Activity.done_at >= now - DONE_RECENTLY)
-            .order_by(Activity.done_at.desc(), Activity.id.desc())),
+            Activity.done_at >= now - DONE_RECENTLY,
+            Activity.due_at.is_not(None) | (Activity.kind == "task"))
+        .order_by(Activity.done_at.desc(), Activity.id.desc()),
     }
 
 

@@ -9,10 +9,9 @@ forms post here and get the whole section back (htmx), or go back to `next` (no 
 from urllib.parse import urlsplit
 
 import icalendar
-from flask import Response, abort, current_app, flash, request, url_for
+from flask import Response, abort, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException
 
 from blueprints.forms import choices
 from blueprints.pipeline import bp
@@ -34,6 +33,7 @@ from models.activities import (
     KINDS,
     calendar_activities,
     default_subject,
+    followup_counts,
     followup_state,
     log_activity,
     may_change_activity,
@@ -67,14 +67,9 @@ def activity_iso(value) -> str:
     return value.isoformat() if value else ""
 
 
-def deal_path(deal_id: int) -> str | None:
-    """The deal page's path, once that page exists (another part of the pipeline)."""
-    path = f"/pipeline/deals/{deal_id}"
-    try:
-        current_app.url_map.bind("localhost").match(path, method="GET")
-    except HTTPException:
-        return None
-    return path
+def deal_path(deal_id: int) -> str:
+    """The deal page's path."""
+    return url_for("pipeline.deal", deal_id=deal_id)
 
 
 def timeline_home(customer_id: int, deal_id: int | None = None) -> str:
@@ -91,8 +86,9 @@ def _timeline_helpers():
 
 
 def _deal_of(activity) -> Deal | None:
-    """The deal an activity is about (the session's identity map keeps repeats cheap)."""
-    return db.session.get(Deal, activity.deal_id) if activity.deal_id else None
+    """The deal an activity is about (lists load it with their rows: see
+    models.activities.timeline and followups)."""
+    return activity.deal if activity.deal_id else None
 
 
 # --- Parsing what the URL or the form says the activity is about -----------------------
@@ -251,7 +247,10 @@ def followups():
     """My follow-ups: open tasks, meetings and calls by due date, ticked off in place."""
     if request.args:
         abort(400, "This page takes no filters.")
-    return render("pipeline/followups.html", groups=followup_groups(current_user),
+    now = utcnow()
+    groups = followup_groups(current_user, now)
+    return render("pipeline/followups.html", groups=groups,
+                  counts=followup_counts(current_user, groups, now),
                   next_url=url_for("pipeline.followups"))
 
 

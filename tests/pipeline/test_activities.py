@@ -526,6 +526,28 @@ def test_followups__grouped_by_utc_date(app, db, users):
     assert not any("not mine" in v for v in groups.values())
 
 
+def test_followups_page__a_long_group_lists_the_first_and_counts_them_all(
+        client, login, db, users, monkeypatch):
+    """With more overdue follow-ups than a group lists: are the oldest listed, does the
+    count say how many there are, and does the page say it lists only the first?"""
+    monkeypatch.setattr("models.activities.FOLLOWUP_GROUP_LIMIT", 2)
+    customer = make_customer()
+    today = datetime.combine(utcnow().date(), datetime.min.time(), tzinfo=UTC)
+    for days in (3, 1, 2):
+        _task(db, customer, users["sales"], due_at=today - timedelta(days=days),
+              subject=f"{days} days late")
+    _task(db, customer, users["sales"], due_at=today + timedelta(days=1), subject="Soon")
+    login("sales")
+    body = client.get("/pipeline/activities").get_data(as_text=True)
+    overdue = body.split('id="group-overdue"')[1].split("</section>")[0]
+    assert "Overdue <span class=\"count muted\">(3)</span>" in overdue
+    assert "The first 2 are listed." in overdue
+    assert "3 days late" in overdue and "2 days late" in overdue
+    assert "1 days late" not in overdue
+    upcoming = body.split('id="group-upcoming"')[1].split("</section>")[0]
+    assert "(1)" in upcoming and "are listed" not in upcoming
+
+
 def test_followups_page__groups_and_toggles(client, login, db, users):
     """Does the page list my overdue, today's and upcoming follow-ups, each with a done
     toggle, and leave out other people's?"""
