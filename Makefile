@@ -41,3 +41,10 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor .pytest_cache
+
+# The benchmark (not part of `make test`): scale-1 data on SQLite and PostgreSQL, served by
+# gunicorn and driven by wrk; writes BENCHMARKS.md. Quicker: BENCH_ARGS="--scale 0.1 --db sqlite"
+.PHONY: bench
+bench: setup
+	sh scripts/ensure-wrk.sh
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
