@@ -98,3 +98,22 @@ def form_key(page: str | None = None) -> str:
     if page is None:
         return new_form_key()
     return re.search(r'name="form_key" value="([^"]+)"', page).group(1)
+
+
+def count_statements(engine, run) -> int:
+    """How many SQL statements `run()` sends through `engine` (transaction control such
+    as SQLite's BEGIN left out: it depends on what ran before, not on the page)."""
+    from sqlalchemy import event
+
+    seen = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        run()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return len(seen)

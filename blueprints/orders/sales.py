@@ -49,6 +49,10 @@ def _order_or_404(order_id: int) -> SalesOrder:
     return db.session.get(SalesOrder, order_id) or abort(404)
 
 
+# the order page lists every shipment with what it carried: loaded with the order
+_SHIPMENTS = selectinload(SalesOrder.shipments).selectinload(Shipment.lines)
+
+
 @bp.route("/sales")
 @roles(*SALES_VIEW_ROLES)
 def sales_orders():
@@ -98,7 +102,7 @@ def _page(order: SalesOrder, *, status: int = 200, message: str | None = None,
 def show_sales_order(order_id: int):
     """A sales order: lines with ordered / reserved / shipped / invoiced, its shipments,
     and the way back to its quote and deal."""
-    return _page(_order_or_404(order_id))
+    return _page(db.session.get(SalesOrder, order_id, options=[_SHIPMENTS]) or abort(404))
 
 
 @bp.route("/sales/<int:order_id>/cancel", methods=["POST"])

@@ -3,6 +3,7 @@ orders and bills, new/edit (version-checked), contacts, archive and restore."""
 
 from flask import abort, flash, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from blueprints.orders import bp
@@ -69,11 +70,14 @@ def suppliers():
 
 def _page(supplier: Supplier, *, block=None, status: int = 200, contact_form=None,
           message: str | None = None):
+    # each order shows its total (from its lines), each bill its order: loaded with them
     orders = list(db.session.scalars(
         select(PurchaseOrder).where(PurchaseOrder.supplier_id == supplier.id)
+        .options(selectinload(PurchaseOrder.lines))
         .order_by(PurchaseOrder.id.desc()).limit(RECENT)).unique())
     bills = list(db.session.scalars(
         select(VendorBill).where(VendorBill.supplier_id == supplier.id)
+        .options(joinedload(VendorBill.order))
         .order_by(VendorBill.id.desc()).limit(RECENT)).unique())
     history = AuditEntry.for_subject("supplier", supplier.id)
     archive_form = ArchiveForm(formdata=None, version=supplier.version,
