@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from models.invoicing import Invoice, credit_invoice, post_invoice
 from models.ledger import Account, JournalLine, create_account, sum_money
@@ -25,7 +25,7 @@ from models.ledger_reports import (
     trial_balance,
 )
 from models.payments import Payment
-from tests.helpers import make_customer, make_deal
+from tests.helpers import count_statements, make_customer, make_deal
 from tests.ledger.factories import (
     account_by_code,
     expense_bill,
@@ -79,23 +79,6 @@ def control_balance(db, role_account, until):
     """Debits - credits on an account up to the end of `until`."""
     return db.session.scalar(select(sum_money(JournalLine.debit - JournalLine.credit)).where(
         JournalLine.account_id == role_account.id, JournalLine.entry_date <= until))
-
-
-def count_statements(engine, run):
-    """How many SQL statements `run()` sends through `engine` (transaction control such
-    as SQLite's BEGIN left out: it depends on what ran before, not on the report)."""
-    seen = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        run()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    return len(seen)
 
 
 def read_csv(response):
