@@ -355,18 +355,24 @@ def _cents(value) -> Decimal:
     return (Decimal(int(value or 0)) / 100).quantize(Decimal("0.01"))
 
 
+def weighted_cents():
+    """SQL: a deal's weighted amount in cents (joined with its stage), rounded half-up to
+    the cent as `Deal.weighted_amount` does: amounts are stored in cents and never
+    negative, so (cents x probability + 50) div 100 is that rounding in integers."""
+    probability = func.coalesce(Deal.probability_override, Stage.probability)
+    return (type_coerce(Deal.amount, BigInteger) * probability + 50) // 100
+
+
 def board_totals(clauses) -> dict[int, ColumnTotal]:
     """{stage id: ColumnTotal} for the deals matching `clauses`, summed in SQL.
 
-    The weighted sum adds each deal's weighted amount rounded half-up to the cent, as
-    `Deal.weighted_amount` does: amounts are stored in cents and never negative, so
-    (cents x probability + 50) div 100 is that rounding in integer arithmetic.
+    The weighted sum adds each deal's weighted amount rounded to the cent
+    (`weighted_cents`).
     """
     cents = type_coerce(Deal.amount, BigInteger)
-    probability = func.coalesce(Deal.probability_override, Stage.probability)
-    weighted = func.sum((cents * probability + 50) // 100)
     rows = db.session.execute(
-        select(Deal.stage_id, Deal.currency, func.count(Deal.id), func.sum(cents), weighted)
+        select(Deal.stage_id, Deal.currency, func.count(Deal.id), func.sum(cents),
+               func.sum(weighted_cents()))
         .join(Stage, Stage.id == Deal.stage_id)
         .where(*clauses)
         .group_by(Deal.stage_id, Deal.currency)

@@ -555,11 +555,15 @@ class _World:
         return self.rates[currency][(day - self.first).days]
 
     def _rate_walk(self, start: Decimal) -> list[Decimal]:
-        value, rates = float(start), []
+        """A rate a day, kept within 15% of `start`, in Decimal throughout (the random
+        step is drawn as a float and taken to six places)."""
+        unit = Decimal("0.000001")
+        low, high = ((start * Decimal(f)).quantize(unit) for f in ("0.85", "1.15"))
+        value, rates = start, []
         for _ in range(self.days):
-            value *= 1 + self.rng.gauss(0, 0.003)
-            value = min(max(value, float(start) * 0.85), float(start) * 1.15)
-            rates.append(Decimal(value).quantize(Decimal("0.000001")))
+            step = Decimal(f"{self.rng.gauss(0, 0.003):.6f}")
+            value = min(max((value * (1 + step)).quantize(unit), low), high)
+            rates.append(value)
         return rates
 
     def day_between(self, start: date, end: date) -> date:

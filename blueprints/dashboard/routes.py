@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from flask import jsonify
 from flask_login import current_user
-from sqlalchemy import BigInteger, func, select, type_coerce
+from sqlalchemy import func, select
 
 from blueprints.dashboard import bp
 from blueprints.web import ALL_ROLES, public, render, roles
@@ -19,7 +19,7 @@ from models import (
     db,
 )
 from models.customers import LIFECYCLES
-from models.pipeline import soonest_closing
+from models.pipeline import soonest_closing, weighted_cents
 from models.receivables import overdue_condition, overdue_customers
 from models.users import utcnow
 
@@ -144,11 +144,7 @@ def _open_deals(owner_id: int | None) -> tuple[list[Deal], int, list[tuple[str, 
     deals = sorted((deal for deals in by_stage.values() for deal in deals),
                    key=lambda deal: (deal.expected_close is None, deal.expected_close, deal.id))[:10]
     clauses = [Stage.outcome == "open", *mine]
-    # weighted per deal, rounded half-up to the cent, as Deal.weighted_amount (see
-    # models.pipeline.board_totals for the integer arithmetic)
-    weighted = func.sum((type_coerce(Deal.amount, BigInteger)
-                         * func.coalesce(Deal.probability_override, Stage.probability) + 50)
-                        // 100)
+    weighted = func.sum(weighted_cents())
     rows = db.session.execute(
         select(Deal.expected_close, func.count(Deal.id), weighted)
         .join(Stage, Stage.id == Deal.stage_id).where(*clauses)
