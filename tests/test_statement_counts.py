@@ -809,6 +809,21 @@ PAGED = [
         lambda world, size: f"/ledger/accounts/{world.bank_id}",
         {"*": ("/ledger/journal/{id}", None)},
     ),
+    # the agings list AGING_ROWS partners a page (more than 100 owe by then)
+    Page(
+        "receivables-aging",
+        "finance",
+        fixed("/ledger/reports/aging"),
+        {"*": ('id="aging-{id}"', None)},
+        limits=(("blueprints.ledger.reports", "AGING_ROWS"),),
+    ),
+    Page(
+        "payables-aging",
+        "finance",
+        fixed("/ledger/reports/payables-aging"),
+        {"*": ('id="aging-{id}"', None)},
+        limits=(("blueprints.ledger.reports", "AGING_ROWS"),),
+    ),
 ]
 PAGED = [replace(page, mode="paged") for page in PAGED]
 
@@ -875,18 +890,6 @@ GROWN = [
         "finance",
         fixed("/ledger/credit-holds"),
         {"held": ("/orders/sales/{id}#credit-hold", None)},
-    ),
-    Page(
-        "receivables-aging",
-        "finance",
-        fixed("/ledger/reports/aging"),
-        {"customers": ("/accounts/{id}", None)},
-    ),
-    Page(
-        "payables-aging",
-        "finance",
-        fixed("/ledger/reports/payables-aging"),
-        {"suppliers": ("{label}", None)},
     ),
     Page(
         "reconciliation",

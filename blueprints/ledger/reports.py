@@ -35,6 +35,14 @@ WITH_SALES = ("admin", "finance", "sales")
 EARLIEST, LATEST = date(1900, 1, 1), date(2999, 12, 31)
 MAX_YEARS = 20
 RECONCILIATION_ROWS = 200  # deals listed on the page; the CSV has them all
+AGING_ROWS = 100  # partners on a page of an aging report; its totals and CSV cover all
+# How an aging report's partners can be ordered: label, sort key.
+AGING_SORTS = {
+    "name": ("Name", lambda row: (row.name.lower(), row.partner_id)),
+    "total": ("Largest total", lambda row: (-row.total, row.name.lower(), row.partner_id)),
+    "overdue": ("Most overdue", lambda row: (-row.overdue, -row.total, row.name.lower(),
+                                             row.partner_id)),
+}
 MONTHS_DEFAULT, MONTHS_MAX = 12, 36
 # The reports, in the order of the shared navigation: endpoint, title, who may see it.
 REPORTS = [
@@ -150,10 +158,14 @@ def _page(template: str, **context) -> Response:
                   places=currency_places(currency), csv_args=_csv_args(), **context)
 
 
+def _report_args() -> dict:
+    """The report's own parameters as given, without the format and the page."""
+    return {k: v for k, v in request.args.items() if k not in ("format", "page") and v}
+
+
 def _csv_args() -> dict:
     """The page's own parameters with format=csv: the link to its table as a file."""
-    args = {k: v for k, v in request.args.items() if k != "format" and v}
-    return {**args, "format": "csv"}
+    return {**_report_args(), "format": "csv"}
 
 
 def _in_currency(row) -> list:
@@ -246,24 +258,45 @@ def balance_sheet_report():
 
 def _aging_view(found, *, endpoint: str, title: str, partner: str, credit_label: str,
                 wanted: str):
+    sort = request.args.get("sort", "").strip() or "name"
+    if sort not in AGING_SORTS:
+        abort(400, "Sort by name, total or overdue.")
+    rows = sorted(found.rows, key=AGING_SORTS[sort][1])
     if wanted == "csv":
-        rows = [[r.name, *r.buckets.values(), r.credit, r.total] for r in found.rows]
-        rows.append(["Total", *found.totals.values(), found.credit, found.total])
+        lines = [[r.name, *r.buckets.values(), r.credit, r.total] for r in rows]
+        lines.append(["Total", *found.totals.values(), found.credit, found.total])
         return csv_response(f"{found.kind}s-aging-{found.as_of}",
-                            [partner, *found.labels, credit_label, "Total"], rows,
+                            [partner, *found.labels, credit_label, "Total"], lines,
                             places=currency_places(base_currency()))
+    # Thousands of customers owe something at once: the page lists them a hundred at a
+    # time (the totals, the chart and the CSV cover them all).
+    pages = max(1, -(-len(rows) // AGING_ROWS))
+    page = _page_number(pages)
+    first = (page - 1) * AGING_ROWS
     chart = [(label, [amount]) for label, amount in found.totals.items()]
     chart.append((credit_label, [found.credit]))
     return _page("ledger/reports/aging.html", aging=found, as_of=found.as_of,
                  endpoint=endpoint, title=title, partner=partner,
-                 credit_label=credit_label, chart=chart)
+                 credit_label=credit_label, chart=chart, shown=rows[first:first + AGING_ROWS],
+                 first=first, page=page, pages=pages, sort=sort, sorts=AGING_SORTS,
+                 page_args=_report_args())
+
+
+def _page_number(pages: int) -> int:
+    """The ?page= asked for, 1 when none: 400 when it is not a page of the report."""
+    value = request.args.get("page", "").strip()
+    if not value:
+        return 1
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= pages:
+        abort(400, f"The page is a number from 1 to {pages:,}.")
+    return int(value)
 
 
 @bp.route("/reports/aging", endpoint="receivables_aging")
 @roles(*FINANCE)
 def receivables_aging_report():
     """What each customer owes as of a day, by days past due, with their unused credit."""
-    wanted = _args("as_of")
+    wanted = _args("as_of", "sort", "page")
     return _aging_view(receivables_aging(_as_of()), endpoint="ledger.receivables_aging",
                        title="Receivables aging", partner="Customer",
                        credit_label="Unapplied credit", wanted=wanted)
@@ -275,7 +308,7 @@ def receivables_aging_report():
 def payables_aging_report():
     """What is owed to each supplier as of a day, by days past due, less payments on
     account."""
-    wanted = _args("as_of")
+    wanted = _args("as_of", "sort", "page")
     return _aging_view(payables_aging(_as_of()), endpoint="ledger.payables_aging",
                        title="Payables aging", partner="Supplier",
                        credit_label="Paid on account", wanted=wanted)

@@ -538,6 +538,43 @@ def test_report_csv__each_report_parses_back(db, chart, stages, client, login):
     assert months[1][1:3] == ["1", "EUR"] and months[1][-1] == "1"
 
 
+def test_aging_page__pages_and_orders_the_customers_totals_cover_all(db, chart, client,
+                                                                    login, monkeypatch):
+    """With more customers owing than a page holds, does the aging page list one page of
+    them (by name, largest total or most overdue), page on with the order kept, and still
+    total and chart every customer, while the CSV lists them all?"""
+    from blueprints.ledger import reports
+
+    monkeypatch.setattr(reports, "AGING_ROWS", 2)
+    books(db, chart)  # today Alpha owes 190.00, not yet due; Beta 50.00, overdue
+    gamma = make_customer(name="Gamma AG")
+    posted_invoice(db, customer=gamma, lines=[("Parts", "1", "500.00")], issue_date=T,
+                   terms=30)
+    login("finance")
+
+    def names(body):
+        table = body[body.index('aria-describedby="aging-shown"'):]
+        return [n for n in ("Alpha Ltd", "Beta GmbH", "Gamma AG") if n in table]
+
+    first = client.get(f"{URL}/aging").get_data(as_text=True)
+    assert names(first) == ["Alpha Ltd", "Beta GmbH"]
+    assert "Customers 1–2 of 3; the CSV file has them all." in first
+    assert "Total, all 3 customers" in first and "740.00" in first
+    assert 'rel="next"' in first and 'rel="prev"' not in first
+    second = client.get(f"{URL}/aging?page=2").get_data(as_text=True)
+    assert names(second) == ["Gamma AG"] and "Customers 3–3 of 3" in second
+    assert 'rel="prev"' in second and 'rel="next"' not in second
+    largest = client.get(f"{URL}/aging?sort=total").get_data(as_text=True)
+    assert largest.index("Gamma AG") < largest.index("Alpha Ltd")
+    assert "Beta GmbH" not in largest[largest.index('aria-describedby="aging-shown"'):]
+    assert 'href="/ledger/reports/aging?sort=total&amp;page=2"' in largest
+    overdue = client.get(f"{URL}/aging?sort=overdue").get_data(as_text=True)
+    assert names(overdue) == ["Beta GmbH", "Gamma AG"]
+    assert overdue.index("Beta GmbH") < overdue.index("Gamma AG")
+    rows = read_csv(client.get(f"{URL}/aging?sort=total&page=2&format=csv"))
+    assert [row[0] for row in rows[1:]] == ["Gamma AG", "Alpha Ltd", "Beta GmbH", "Total"]
+
+
 def test_report_csv__cells_cannot_start_a_formula(db, chart, client, login):
     """Is a customer named like a formula neutralised in the CSV, while a negative
     amount stays a plain number?"""
@@ -593,6 +630,10 @@ def test_reports__operations_is_refused(client, login, path):
     ("/balance-sheet?from=2025-01-01", "Unknown parameter: from"),
     ("/aging?as_of=tomorrow", "is not a date"),
     ("/payables-aging?as_of=99999-01-01", "is not a date"),
+    ("/aging?sort=colour", "Sort by name, total or overdue"),
+    ("/aging?page=0", "page is a number from 1 to 1"),
+    ("/aging?page=2", "page is a number from 1 to 1"),
+    ("/payables-aging?page=one", "page is a number from 1 to 1"),
     ("/revenue?months=0", "from 1 to 36"),
     ("/revenue?months=abc", "from 1 to 36"),
     ("/revenue?months=1e3", "from 1 to 36"),
