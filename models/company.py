@@ -50,11 +50,18 @@ class CompanySettings(Versioned, db.Model):
 
     @classmethod
     def current(cls) -> "CompanySettings":
-        """The saved settings, or unsaved defaults when none were saved yet."""
-        return db.session.get(cls, 1) or cls(id=1, name="My Company", address="", tax_id="",
-                                             base_currency="EUR", payment_instructions="",
-                                             quote_terms="", quote_valid_days=30,
-                                             lock_date=None)
+        """The saved settings, or unsaved defaults when none were saved yet.
+
+        The session keeps a strong reference to them: its identity map holds rows only
+        while something else does, and without one every call would read them again."""
+        session = db.session()
+        found = session.get(cls, 1)
+        if found is not None:
+            session.info["tandem.company"] = found
+            return found
+        return cls(id=1, name="My Company", address="", tax_id="", base_currency="EUR",
+                   payment_instructions="", quote_terms="", quote_valid_days=30,
+                   lock_date=None)
 
 
 def currency_places(code: str) -> int:

@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import exists, func, select
-from sqlalchemy.orm import lazyload, selectinload
+from sqlalchemy.orm import lazyload
 
 from models import db
 from models.cases import OPEN_STATUSES as OPEN_CASE_STATUSES
@@ -20,6 +20,7 @@ from models.customers import Customer
 from models.documents import HUNDRED
 from models.invoicing import Invoice
 from models.ledger import sum_money
+from models.memo import memo
 from models.payments import Payment
 from models.sales import SalesOrder
 from models.types import round_money
@@ -103,29 +104,35 @@ def line_gross(line, quantity: Decimal, places: int) -> Decimal:
 def uninvoiced_order_value(customer_id: int, currency: str,
                            exclude_order_id: int | None = None) -> tuple[Decimal, int]:
     """(gross value not invoiced yet, number of orders) of the customer's committed
-    orders in `currency`."""
+    orders in `currency`: one statement over the orders and their lines."""
     from models.company import currency_places
+    from models.sales import SalesLine
 
     places = currency_places(currency)
-    query = (select(SalesOrder).where(SalesOrder.customer_id == customer_id,
-                                      SalesOrder.currency == currency,
-                                      SalesOrder.status.in_(EXPOSED_ORDER_STATUSES))
-             .options(lazyload("*"), selectinload(SalesOrder.lines).lazyload("*")))
+    query = (select(SalesOrder.id, SalesLine.quantity, SalesLine.invoiced,
+                    SalesLine.unit_price, SalesLine.discount_percent, SalesLine.tax_percent)
+             .outerjoin(SalesLine, SalesLine.order_id == SalesOrder.id)
+             .where(SalesOrder.customer_id == customer_id, SalesOrder.currency == currency,
+                    SalesOrder.status.in_(EXPOSED_ORDER_STATUSES)))
     if exclude_order_id is not None:
         query = query.where(SalesOrder.id != exclude_order_id)
-    total, count = ZERO, 0
-    for order in db.session.scalars(query).unique():
-        count += 1
-        for line in order.lines:
-            left = line.quantity - line.invoiced
-            if left > 0:
-                total += line_gross(line, left, places)
-    return total, count
+    total, orders = ZERO, set()
+    for line in db.session.execute(query):
+        orders.add(line.id)
+        if line.quantity is not None and line.quantity > line.invoiced:
+            total += line_gross(line, line.quantity - line.invoiced, places)
+    return total, len(orders)
 
 
 def standing(customer: Customer, *, today: date | None = None) -> Standing:
-    """The customer's receivable in their account currency, with aging and credit."""
+    """The customer's receivable in their account currency, with aging and credit; worked
+    out once per transaction (a page's money strip and its credit warnings share it)."""
     today = today or date.today()
+    return memo(db.session(), ("standing", customer.id, today),
+                lambda: _standing(customer, today))
+
+
+def _standing(customer: Customer, today: date) -> Standing:
     account = customer.account
     currency = account.currency
     result = Standing(currency=currency, credit_limit=account.credit_limit or ZERO,
@@ -153,25 +160,30 @@ def standing(customer: Customer, *, today: date | None = None) -> Standing:
     # (the joined customer and accounts would cost more than everything else here)
     if oldest_id is not None:
         result.oldest_overdue = db.session.get(Invoice, oldest_id, options=[lazyload("*")])
-    payments = db.session.scalar(
+    # the unused credit, the open cases and which payment came last: one statement
+    payments, notes, cases, last_payment_id = db.session.execute(select(
         select(sum_money(Payment.open_amount)).where(
             Payment.customer_id == customer.id, Payment.direction == "in",
-            Payment.currency == currency, Payment.open_amount > 0))
-    notes = db.session.scalar(
+            Payment.currency == currency, Payment.open_amount > 0).scalar_subquery(),
         select(sum_money(Invoice.open_amount)).where(
             Invoice.customer_id == customer.id, Invoice.kind == "credit_note",
             Invoice.status == "posted", Invoice.currency == currency,
-            Invoice.open_amount > 0))
+            Invoice.open_amount > 0).scalar_subquery(),
+        select(func.count(SupportCase.id)).where(
+            SupportCase.customer_id == customer.id,
+            SupportCase.status.in_(OPEN_CASE_STATUSES)).scalar_subquery(),
+        select(Payment.id).where(Payment.customer_id == customer.id,
+                                 Payment.direction == "in")
+        .order_by(Payment.payment_date.desc(), Payment.id.desc()).limit(1)
+        .scalar_subquery(),
+    )).one()
     result.credits = payments + notes
-    result.last_payment = db.session.scalar(
-        select(Payment).where(Payment.customer_id == customer.id, Payment.direction == "in")
-        .options(lazyload("*"))
-        .order_by(Payment.payment_date.desc(), Payment.id.desc()).limit(1))
+    result.open_cases = cases
+    if last_payment_id is not None:
+        result.last_payment = db.session.get(Payment, last_payment_id,
+                                             options=[lazyload("*")])
     result.uninvoiced_orders, result.open_order_count = uninvoiced_order_value(
         customer.id, currency)
-    result.open_cases = db.session.scalar(
-        select(func.count(SupportCase.id)).where(SupportCase.customer_id == customer.id,
-                                                 SupportCase.status.in_(OPEN_CASE_STATUSES)))
     return result
 
 
@@ -211,8 +223,9 @@ def credit_check(customer: Customer, order_total: Decimal, currency: str,
     if limit <= 0 or currency != account.currency:
         return None
     found = standing(customer)
-    before = found.balance + uninvoiced_order_value(customer.id, currency,
-                                                    exclude_order_id)[0]
+    orders = (found.uninvoiced_orders if exclude_order_id is None else
+              uninvoiced_order_value(customer.id, currency, exclude_order_id)[0])
+    before = found.balance + orders
     exposure = before + order_total
     if exposure > limit:
         return (f"Open receivables and orders come to {currency} {before:,.2f}; with this "

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from models import db
 from models.catalog import Product
 from models.errors import DomainError
+from models.memo import transaction_memo
 from models.sequences import insert_ignore
 from models.types import Money, Quantity, round_money
 from models.users import User, utcnow
@@ -108,7 +109,12 @@ class Location(Versioned, db.Model):
 
 def ensure_locations() -> None:
     """The default locations, when they are missing (first run, after a wipe). Safe to
-    run from two transactions at once: each row is an insert that ignores a duplicate."""
+    run from two transactions at once: each row is an insert that ignores a duplicate.
+    Checked once a transaction."""
+    transaction_memo(db.session(), "default-locations", _ensure_locations)
+
+
+def _ensure_locations() -> None:
     if db.session.scalar(select(func.count(Location.id)).where(
             Location.code.in_([code for code, *_ in DEFAULT_LOCATIONS]))) == len(DEFAULT_LOCATIONS):
         return
@@ -122,7 +128,12 @@ def ensure_locations() -> None:
 
 
 def location(code: str) -> Location:
-    """A location by code (the defaults are created on first use)."""
+    """A location by code (the defaults are created on first use); read once a
+    transaction."""
+    return transaction_memo(db.session(), ("location", code), lambda: _location(code))
+
+
+def _location(code: str) -> Location:
     ensure_locations()
     found = db.session.scalar(select(Location).where(Location.code == code))
     if found is None:
@@ -131,7 +142,12 @@ def location(code: str) -> Location:
 
 
 def virtual_location(kind: str) -> Location:
-    """The supplier, customer or adjustment location."""
+    """The supplier, customer or adjustment location; read once a transaction."""
+    return transaction_memo(db.session(), ("virtual-location", kind),
+                            lambda: _virtual_location(kind))
+
+
+def _virtual_location(kind: str) -> Location:
     ensure_locations()
     found = db.session.scalar(select(Location).where(Location.kind == kind)
                               .order_by(Location.id).limit(1))
@@ -142,7 +158,11 @@ def virtual_location(kind: str) -> Location:
 
 def default_stock_location() -> Location:
     """Where receipts go unless the user picks another: WH/STOCK, else the first
-    active internal location."""
+    active internal location; read once a transaction."""
+    return transaction_memo(db.session(), "default-stock-location", _default_stock_location)
+
+
+def _default_stock_location() -> Location:
     ensure_locations()
     found = db.session.scalar(select(Location).where(
         Location.code == "WH/STOCK", Location.active.is_(True))) or db.session.scalar(
