@@ -25,9 +25,10 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from flask_wtf.csrf import CSRFError
+from flask_wtf.csrf import CSRFError, generate_csrf
 from jinja2_fragments.flask import render_block, render_blocks
 from werkzeug.exceptions import HTTPException
+from werkzeug.local import LocalProxy
 from werkzeug.routing import IntegerConverter
 
 from models import ROLES, db
@@ -207,10 +208,36 @@ class BoundedInt(IntegerConverter):
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
+ID_PROBE = 2_000_000_001  # an id no table reaches, to cut a built URL around
+
+
+def id_url(endpoint: str, **arg) -> str:
+    """url_for(endpoint, name=id) for a list's rows: the URL is built once a request with
+    a stand-in id and the row's id put in its place, not the URL map walked for each of
+    hundreds of rows. One integer argument."""
+    [(name, value)] = arg.items()
+    found = g.setdefault("id_urls", {})
+    key = (endpoint, name)
+    if key not in found:
+        head, tail = url_for(endpoint, **{name: ID_PROBE}).split(str(ID_PROBE))
+        found[key] = head, tail
+    head, tail = found[key]
+    return f"{head}{int(value)}{tail}"
+
+
+def csrf_token() -> str:
+    """Flask-WTF's token for the templates, looked up once a request: a list with a form on
+    each of its 250 rows would otherwise read the CSRF settings 500 times."""
+    if "csrf_token_once" not in g:
+        g.csrf_token_once = generate_csrf()
+    return g.csrf_token_once
+
+
 def init_app(app) -> None:
     """Wire the shared behaviour into the app."""
     app.url_map.converters["int"] = BoundedInt
-    app.jinja_env.globals.update(can=can, ALL_ROLES=ALL_ROLES, form_key=new_form_key)
+    app.jinja_env.globals.update(can=can, ALL_ROLES=ALL_ROLES, form_key=new_form_key,
+                                 id_url=id_url)
     from blueprints.pdf import currency_amount  # amounts to the currency's unit, pages and PDFs
 
     app.add_template_filter(currency_amount)
@@ -230,13 +257,20 @@ def init_app(app) -> None:
                 if role in (getattr(view, "roles", None) or ()))
         return {"nav_endpoints": nav_by_role[role]}
 
-    @app.context_processor
-    def inject_company():
+    def current_company():
         from models.company import CompanySettings
 
         if "company" not in g:
             g.company = CompanySettings.current()
-        return {"company": g.company}
+        return g.company
+
+    # Read when a template first uses it, so fragments that never do skip the query.
+    company = LocalProxy(current_company)
+
+    @app.context_processor
+    def inject_company():
+        # csrf_token here too: Flask-WTF's own context processor would otherwise win
+        return {"company": company, "csrf_token": csrf_token}
 
     @app.after_request
     def security_headers(response: Response) -> Response:

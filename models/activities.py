@@ -19,7 +19,14 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+from sqlalchemy.orm import (
+    Mapped,
+    joinedload,
+    lazyload,
+    mapped_column,
+    relationship,
+    selectinload,
+)
 
 from models import db
 from models.customers import Contact, Customer
@@ -105,13 +112,14 @@ def last_contacted(customer_ids) -> dict[int, datetime]:
 def timeline(*, customer_id: int | None = None, deal_id: int | None = None,
              limit: int = 50) -> list[Activity]:
     """A customer's or a deal's activities, newest first."""
-    query = select(Activity)
+    # every row is the same customer's, already loaded with the page: not joined again
+    query = select(Activity).options(lazyload(Activity.customer))
     if deal_id is not None:
         query = query.where(Activity.deal_id == deal_id)
     elif customer_id is not None:
         # a customer's timeline names each activity's deal: loaded with the page
         query = query.where(Activity.customer_id == customer_id).options(
-            selectinload(Activity.deal))
+            selectinload(Activity.deal).lazyload("*"))
     return list(db.session.scalars(
         query.order_by(Activity.created_at.desc(), Activity.id.desc()).limit(limit)).unique())
 
@@ -212,8 +220,12 @@ def followups(user: User, now: datetime | None = None) -> dict[str, list[Activit
     """The user's open follow-ups by their UTC date: overdue, today, upcoming, undated
     (open tasks without a due date), and what they ticked off in the last seven days;
     each the first FOLLOWUP_GROUP_LIMIT (`followup_counts` says how many there are)."""
+    # Up to 250 rows a page: each brings its customer's and deal's names, not their own
+    # joined relations (the assignee is the user, loaded already).
+    options = (lazyload(Activity.assignee), joinedload(Activity.customer).lazyload("*"),
+               selectinload(Activity.deal).lazyload("*"))
     return {key: list(db.session.scalars(
-        query.options(selectinload(Activity.deal)).limit(FOLLOWUP_GROUP_LIMIT)).unique())
+        query.options(*options).limit(FOLLOWUP_GROUP_LIMIT)).unique())
         for key, query in _followup_queries(user, now).items()}
 
 

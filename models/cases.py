@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, Text, select
 from sqlalchemy import case as case_
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
 from models import db
 from models.customers import Contact, Customer
@@ -252,7 +252,7 @@ def decide_credit(credit: CreditRequest, *, approve: bool, note: str,
 def cases_for_customer(customer_id: int) -> list[SupportCase]:
     """The customer's open and pending cases, most urgent first, then newest."""
     return list(db.session.scalars(
-        select(SupportCase)
+        select(SupportCase).options(lazyload(SupportCase.customer))
         .where(SupportCase.customer_id == customer_id,
                SupportCase.status.in_(OPEN_STATUSES))
         .order_by(priority_rank().desc(), SupportCase.id.desc())

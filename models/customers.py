@@ -326,26 +326,27 @@ def find_duplicates(name: str, email: str | None = None, exclude_id: int | None 
     return found
 
 
-def lookup(q: str, limit: int = 8) -> list[Customer]:
-    """Type-ahead: customers whose name starts with (then contains) the typed text."""
+def lookup(q: str, limit: int = 8) -> list:
+    """Type-ahead: customers whose name starts with (then contains) the typed text, as
+    rows of (id, name, city, account_code): what the picker shows, no more."""
     text = normalize_name(q)
     if not text:
         return []
+    columns = (select(Customer.id, Customer.name, Customer.city,
+                      FinancialAccount.account_code)
+               .join(FinancialAccount, FinancialAccount.customer_id == Customer.id))
     # A range, not LIKE 'x%': it uses the (search_name, id) index on both databases.
-    prefix = db.session.scalars(
-        select(Customer).where(Customer.search_name >= text,
-                               Customer.search_name < text + "\uffff")
-        .order_by(Customer.search_name, Customer.id).limit(limit)
-    ).unique().all()
+    prefix = db.session.execute(
+        columns.where(Customer.search_name >= text, Customer.search_name < text + "\uffff")
+        .order_by(Customer.search_name, Customer.id).limit(limit)).all()
     if len(prefix) >= limit:
-        return list(prefix)
-    seen = {c.id for c in prefix}
-    more = db.session.scalars(
-        select(Customer).where(Customer.search_name.contains(text, autoescape=True),
-                               Customer.id.not_in(seen) if seen else True)
-        .order_by(Customer.search_name, Customer.id).limit(limit - len(prefix))
-    ).unique().all()
-    return list(prefix) + list(more)
+        return prefix
+    seen = {row.id for row in prefix}
+    more = db.session.execute(
+        columns.where(Customer.search_name.contains(text, autoescape=True),
+                      Customer.id.not_in(seen) if seen else True)
+        .order_by(Customer.search_name, Customer.id).limit(limit - len(prefix))).all()
+    return prefix + more
 
 
 def count_customers() -> int:

@@ -37,7 +37,14 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
+from sqlalchemy.orm import (
+    Mapped,
+    Session,
+    lazyload,
+    mapped_column,
+    relationship,
+    selectinload,
+)
 
 from models import db
 from models.cases import CreditRequest
@@ -849,13 +856,13 @@ def invoices_for_order(order_id: int) -> list[Invoice]:
 def invoices_for_deal(deal_id: int) -> list[Invoice]:
     return list(db.session.scalars(
         select(Invoice).where(Invoice.deal_id == deal_id, Invoice.status == "posted")
-        .order_by(Invoice.id)).unique())
+        .options(lazyload(Invoice.customer)).order_by(Invoice.id)).unique())
 
 
 def invoices_for_customer(customer_id: int, limit: int = 20) -> list[Invoice]:
     return list(db.session.scalars(
         select(Invoice).where(Invoice.customer_id == customer_id)
-        .options(selectinload(Invoice.lines))
+        .options(lazyload(Invoice.customer), selectinload(Invoice.lines))
         .order_by(Invoice.status == "posted", Invoice.issue_date.desc(), Invoice.id.desc())
         .limit(limit)).unique())
 

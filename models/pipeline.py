@@ -23,7 +23,7 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, joinedload, lazyload, mapped_column, relationship
 
 from models import db
 from models.customers import Customer
@@ -219,7 +219,7 @@ def deals_for_customer(customer_id: int) -> list[Deal]:
     """A customer's deals: open ones first, then by expected close, newest last."""
     return list(db.session.scalars(
         select(Deal).join(Stage, Stage.id == Deal.stage_id)
-        .where(Deal.customer_id == customer_id)
+        .where(Deal.customer_id == customer_id).options(lazyload(Deal.customer))
         .order_by((Stage.outcome != "open"), Deal.expected_close, Deal.id)
     ).unique())
 
@@ -409,8 +409,10 @@ def soonest_closing(clauses, stage_ids, per_stage: int) -> dict[int, list[Deal]]
                 .order_by(*((close, Deal.id) if dated else (Deal.id,)))
                 .limit(per_stage).subquery())
     shown = union_all(*(select(part.c.id) for part in parts))
-    for deal in db.session.scalars(select(Deal).where(Deal.id.in_(shown))
-                                   .order_by(*SOONEST)).unique():
+    # a card names its customer: the customer's own joined facets are not loaded with it
+    query = (select(Deal).where(Deal.id.in_(shown)).order_by(*SOONEST)
+             .options(joinedload(Deal.customer).lazyload("*")))
+    for deal in db.session.scalars(query).unique():
         if len(found[deal.stage_id]) < per_stage:
             found[deal.stage_id].append(deal)
     return found

@@ -32,7 +32,7 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship, selectinload
+from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship, selectinload
 
 from models import db
 from models.catalog import Product, TaxRate
@@ -1047,17 +1047,20 @@ _ORDER_SUMMARY = (selectinload(SalesOrder.lines), selectinload(SalesOrder.shipme
 
 def quotes_for_deal(deal_id: int) -> list[Quote]:
     return list(db.session.scalars(
-        select(Quote).where(Quote.deal_id == deal_id).options(selectinload(Quote.lines))
+        select(Quote).where(Quote.deal_id == deal_id)
+        .options(lazyload(Quote.deal), lazyload(Quote.customer), selectinload(Quote.lines))
         .order_by(Quote.number.desc(), Quote.revision.desc())).unique())
 
 
 def orders_for_deal(deal_id: int) -> list[SalesOrder]:
     return list(db.session.scalars(
-        select(SalesOrder).where(SalesOrder.deal_id == deal_id).options(*_ORDER_SUMMARY)
+        select(SalesOrder).where(SalesOrder.deal_id == deal_id)
+        .options(lazyload(SalesOrder.customer), *_ORDER_SUMMARY)
         .order_by(SalesOrder.id.desc())).unique())
 
 
 def orders_for_customer(customer_id: int, limit: int = 20) -> list[SalesOrder]:
     return list(db.session.scalars(
         select(SalesOrder).where(SalesOrder.customer_id == customer_id)
-        .options(*_ORDER_SUMMARY).order_by(SalesOrder.id.desc()).limit(limit)).unique())
+        .options(lazyload(SalesOrder.customer), *_ORDER_SUMMARY)
+        .order_by(SalesOrder.id.desc()).limit(limit)).unique())

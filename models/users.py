@@ -12,7 +12,17 @@ from typing import ClassVar
 
 from flask import current_app, has_app_context
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, func, select
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    bindparam,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -183,14 +193,16 @@ class UserSession(db.Model):
         """The enabled user whose live session this token is, or None."""
         if not token:
             return None
-        user = db.session.scalar(
-            select(User)
-            .join(cls, cls.user_id == User.id)
-            .where(cls.token_hash == _hash_token(token), User.is_enabled.is_(True))
-        )
+        user = db.session.scalar(_USER_BY_TOKEN, {"token_hash": _hash_token(token)})
         if user is not None:
             user._session_token = token
         return user
+
+
+# Every request signed in runs this: built once, with the token hash as its parameter.
+_USER_BY_TOKEN = (select(User).join(UserSession, UserSession.user_id == User.id)
+                  .where(UserSession.token_hash == bindparam("token_hash"),
+                         User.is_enabled.is_(True)))
 
 
 class LoginAttempt(db.Model):

@@ -1,12 +1,13 @@
 """Products: the list with live stock figures, the product page, adding and editing,
 archiving, the SKU type-ahead behind `product_field`, and CSV export and import."""
 
+import functools
 import re
 from datetime import date
 from decimal import Decimal
 
 from flask import Response, abort, flash, request, stream_with_context, url_for
-from sqlalchemy import case, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -22,7 +23,6 @@ from models.catalog import (
     TaxRate,
     active_tax_rates,
     create_product,
-    product_search_clause,
     set_product_fields,
     sku_key,
 )
@@ -37,6 +37,7 @@ from models.catalog_csv import (
     read_csv,
     validate_rows,
 )
+from models.customers import normalize_name
 from models.errors import DomainError
 from models.purchasing import open_orders_for_product
 from models.stock import ProductStock, has_stock_history, levels_for, moves_for_product
@@ -146,6 +147,20 @@ def export_products():
 
 # --- Type-ahead --------------------------------------------------------------------------
 
+@functools.cache
+def _lookup_statements():
+    """The type-ahead's two statements, built once (they run on every key press): active
+    products whose SKU key lies in [key, key_end), and those outside it whose name
+    matches the LIKE pattern; LOOKUP_LIMIT of each at most, in SKU order."""
+    base = (product_rows(ProductFilters(active=True))
+            .order_by(Product.sku_key, Product.id).limit(LOOKUP_LIMIT))
+    at_or_after, before_end = (Product.sku_key >= bindparam("key"),
+                               Product.sku_key < bindparam("key_end"))
+    return (base.where(at_or_after, before_end),
+            base.where(Product.search_name.like(bindparam("pattern"), escape="/"),
+                       ~(at_or_after & before_end)))
+
+
 @bp.route("/products/lookup")
 @roles(*ALL_ROLES)
 def lookup():
@@ -158,13 +173,18 @@ def lookup():
     text = text.strip()
     rows = []
     if LOOKUP_MIN <= len(text) <= 200 and not any(ord(ch) < 32 for ch in text):
+        by_sku, by_name = _lookup_statements()
         key = sku_key(text)
-        prefix = Product.sku_key.startswith(key, autoescape=True)
-        clause = prefix if name == "sku" else product_search_clause(text)
-        query = (product_rows(ProductFilters(active=True)).where(clause)
-                 .order_by(case((prefix, 0), else_=1), Product.sku_key, Product.id)
-                 .limit(LOOKUP_LIMIT))
-        rows = list(db.session.scalars(query))
+        # SKUs starting with the text first, from the (active, sku_key) index; then, when
+        # they are fewer than the limit, names containing it (in SKU order, so the scan
+        # stops once the list is full)
+        bounds = {"key": key, "key_end": key + "\uffff"}
+        rows = list(db.session.scalars(by_sku, bounds))
+        if name != "sku" and len(rows) < LOOKUP_LIMIT:
+            escaped = normalize_name(text).replace("/", "//").replace("%", "/%")
+            pattern = "%" + escaped.replace("_", "/_") + "%"
+            rows += list(db.session.scalars(by_name, {**bounds, "pattern": pattern}))
+            rows = rows[:LOOKUP_LIMIT]
     return render("catalog/_lookup.html", rows=rows, qty=quantity_text)
 
 

@@ -18,6 +18,7 @@ from blueprints.pipeline import bp
 from blueprints.pipeline.activity_forms import ActivityForm, ToggleForm
 from blueprints.web import (
     ALL_ROLES,
+    id_url,
     is_partial,
     public,
     redirect_to,
@@ -69,7 +70,7 @@ def activity_iso(value) -> str:
 
 def deal_path(deal_id: int) -> str:
     """The deal page's path."""
-    return url_for("pipeline.deal", deal_id=deal_id)
+    return id_url("pipeline.deal", deal_id=deal_id)
 
 
 def timeline_home(customer_id: int, deal_id: int | None = None) -> str:
