@@ -273,6 +273,18 @@ def init_app(app) -> None:
         return {"company": company, "csrf_token": csrf_token}
 
     @app.after_request
+    def end_read_only_transaction(response: Response) -> Response:
+        # Once the response is made, not at teardown: a streamed response's context can
+        # be torn down after another request's has begun (the test client), and the
+        # session the teardown finds is then that other request's. A streamed response
+        # (a CSV export) still reads as it is sent: its transaction ends as before.
+        from models.transactions import end_read_only
+
+        if not response.is_streamed and db.session.registry.has():
+            end_read_only(db.session())
+        return response
+
+    @app.after_request
     def security_headers(response: Response) -> Response:
         headers = response.headers
         headers.setdefault("Content-Security-Policy", current_app.config.get("CSP", CSP))
