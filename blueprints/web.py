@@ -268,8 +268,8 @@ def init_app(app) -> None:
     company = LocalProxy(current_company)
 
     @app.context_processor
-    def inject_company():
-        # csrf_token here too: Flask-WTF's own context processor would otherwise win
+    def inject_company_and_csrf():
+        # csrf_token here, after Flask-WTF's own context processor, so that ours wins
         return {"company": company, "csrf_token": csrf_token}
 
     @app.after_request

@@ -55,6 +55,12 @@ def normalize_name(name: str) -> str:
     return " ".join(text.split())
 
 
+def like_literal(text: str) -> str:
+    """`text` for a LIKE pattern with ESCAPE '/': its wildcards and the escape character
+    match themselves (what autoescape=True does, for a pattern bound as a parameter)."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
+
+
 def email_domain(email: str | None) -> str | None:
     if not email or "@" not in email:
         return None
@@ -387,9 +393,8 @@ def customer_list_query(*, q: str = "", owner_id: int | None = None, unowned: bo
             matches.append(select(Customer.id).where(
                 Customer.email.startswith(raw, autoescape=True)))
             # ILIKE without wildcards: equal ignoring case, and served by the index
-            literal = raw.replace("/", "//").replace("%", "/%").replace("_", "/_")
             matches.append(select(FinancialAccount.customer_id).where(
-                FinancialAccount.account_code.ilike(literal, escape="/")))
+                FinancialAccount.account_code.ilike(like_literal(raw), escape="/")))
         query = query.where(Customer.id.in_(union(*matches)))
     if unowned:
         query = query.where(Relationship.owner_id.is_(None))

@@ -20,9 +20,9 @@ from models.customers import Customer
 from models.documents import HUNDRED
 from models.invoicing import Invoice
 from models.ledger import sum_money
-from models.memo import memo
 from models.payments import Payment
 from models.sales import SalesOrder
+from models.transactions import memo
 from models.types import round_money
 
 ZERO = Decimal("0.00")

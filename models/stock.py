@@ -44,8 +44,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from models import db
 from models.catalog import Product
 from models.errors import DomainError
-from models.memo import transaction_memo
 from models.sequences import insert_ignore
+from models.transactions import transaction_memo
 from models.types import Money, Quantity, round_money
 from models.users import User, utcnow
 from models.versioned import Versioned

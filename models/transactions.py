@@ -1,16 +1,47 @@
-"""How a request's transaction ends when it wrote nothing: COMMIT, not ROLLBACK.
+"""What a database transaction did, and what it remembers until it ends.
 
-The two are the same for the data, but psycopg forgets every prepared statement on a
-ROLLBACK (the rolled-back work might have dropped what they refer to). A page only reads,
-and ending each one with ROLLBACK meant PostgreSQL parsed and planned every statement of
-every request afresh: 1-3 ms for the joined loads of a quote or an order. A session that
-flushed, or ran an INSERT, UPDATE or DELETE of its own, is still rolled back as before.
+One set of session hooks notes when a transaction writes (a flush, or an INSERT, UPDATE
+or DELETE run through the session) and when it ends (commit or rollback). Two things
+follow from it:
+
+- **Memos.** A record page asks for a customer's standing for its money strip and again
+  for its credit warnings; `memo` answers the second from the first. A memo is dropped
+  at every write and at the end of the transaction, and is not used while the session
+  holds changes not flushed yet, so nothing read through it is older than the data.
+  `transaction_memo` lasts until the end of the transaction, across writes: for rows a
+  transaction reads again and again but never changes itself (the default stock
+  locations each line of a shipment moves between).
+- **How a read-only request ends: COMMIT, not ROLLBACK.** The two are the same for the
+  data, but psycopg forgets every prepared statement on a ROLLBACK (the rolled-back work
+  might have dropped what they refer to). Ending every page with ROLLBACK meant
+  PostgreSQL parsed and planned every statement of every request afresh: 1-3 ms for the
+  joined loads of a quote or an order. A transaction that wrote is rolled back as before.
 """
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 WROTE = "tandem.wrote"
+MEMO = "tandem.memo"
+TRANSACTION_MEMO = "tandem.transaction_memo"
+
+
+def memo(session: Session, key, compute):
+    """compute() once for `key` until the transaction writes or ends."""
+    if session.new or session.dirty or session.deleted:
+        return compute()
+    found = session.info.setdefault(MEMO, {})
+    if key not in found:
+        found[key] = compute()
+    return found[key]
+
+
+def transaction_memo(session: Session, key, compute):
+    """compute() once for `key` until the transaction ends, whatever it writes."""
+    found = session.info.setdefault(TRANSACTION_MEMO, {})
+    if key not in found:
+        found[key] = compute()
+    return found[key]
 
 
 def end_read_only(session: Session) -> None:
@@ -25,19 +56,25 @@ def end_read_only(session: Session) -> None:
         session.rollback()
 
 
+def _wrote(session: Session) -> None:
+    session.info[WROTE] = True
+    session.info.pop(MEMO, None)
+
+
 @event.listens_for(Session, "after_flush")
 def _flushed(session: Session, *args) -> None:
-    session.info[WROTE] = True
+    _wrote(session)
 
 
 @event.listens_for(Session, "do_orm_execute")
-def _wrote(state) -> None:
+def _executed(state) -> None:
     if state.is_insert or state.is_update or state.is_delete:
-        state.session.info[WROTE] = True
+        _wrote(state.session)
 
 
 def _ended(session: Session, *args) -> None:
-    session.info.pop(WROTE, None)
+    for key in (WROTE, MEMO, TRANSACTION_MEMO):
+        session.info.pop(key, None)
 
 
 for _name in ("after_commit", "after_soft_rollback"):

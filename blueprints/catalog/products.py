@@ -37,7 +37,7 @@ from models.catalog_csv import (
     read_csv,
     validate_rows,
 )
-from models.customers import normalize_name
+from models.customers import like_literal, normalize_name
 from models.errors import DomainError
 from models.purchasing import open_orders_for_product
 from models.stock import ProductStock, has_stock_history, levels_for, moves_for_product
@@ -181,8 +181,7 @@ def lookup():
         bounds = {"key": key, "key_end": key + "\uffff"}
         rows = list(db.session.scalars(by_sku, bounds))
         if name != "sku" and len(rows) < LOOKUP_LIMIT:
-            escaped = normalize_name(text).replace("/", "//").replace("%", "/%")
-            pattern = "%" + escaped.replace("_", "/_") + "%"
+            pattern = f"%{like_literal(normalize_name(text))}%"
             rows += list(db.session.scalars(by_name, {**bounds, "pattern": pattern}))
             rows = rows[:LOOKUP_LIMIT]
     return render("catalog/_lookup.html", rows=rows, qty=quantity_text)

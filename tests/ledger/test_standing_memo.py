@@ -1,4 +1,4 @@
-"""A customer's standing is worked out once per transaction (models.memo): asked twice it
+"""A customer's standing is worked out once per transaction (models.transactions): asked twice it
 reads nothing the second time, and after anything that can change it (a commit, a flush,
 an UPDATE through the session, a change not flushed yet) it is read afresh."""
 
