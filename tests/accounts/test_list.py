@@ -30,6 +30,11 @@ def test_list__search_by_email_and_account_code(client, login, db):
     assert _names(client.get("/accounts/?q=billing@find").get_data(as_text=True)) == ["Findable"]
     code = target.account.account_code.lower()
     assert _names(client.get(f"/accounts/?q={code}").get_data(as_text=True)) == ["Findable"]
+    # typed in capitals, and an email's _ and % are themselves, not wildcards
+    assert _names(client.get("/accounts/?q=BILLING@Find").get_data(as_text=True)) == ["Findable"]
+    assert _names(client.get("/accounts/?q=bill_ng@").get_data(as_text=True)) == []
+    assert _names(client.get("/accounts/?q=billing@findable.example.org").get_data(
+        as_text=True)) == []
 
 
 def test_list__like_wildcards_are_literal(client, login, db):
