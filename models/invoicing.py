@@ -860,11 +860,21 @@ def invoices_for_deal(deal_id: int) -> list[Invoice]:
 
 
 def invoices_for_customer(customer_id: int, limit: int = 20) -> list[Invoice]:
-    return list(db.session.scalars(
+    """The latest, drafts first. A posted one's totals are stored; a draft's come from
+    its lines, loaded for the drafts only."""
+    found = list(db.session.scalars(
         select(Invoice).where(Invoice.customer_id == customer_id)
-        .options(lazyload(Invoice.customer), selectinload(Invoice.lines))
+        .options(lazyload(Invoice.customer), lazyload(Invoice.lines))
         .order_by(Invoice.status == "posted", Invoice.issue_date.desc(), Invoice.id.desc())
         .limit(limit)).unique())
+    drafts = [invoice.id for invoice in found if invoice.status != "posted"]
+    if drafts:
+        db.session.scalars(
+            select(Invoice).where(Invoice.id.in_(drafts))
+            .options(lazyload(Invoice.customer), selectinload(Invoice.lines).options(
+                lazyload(InvoiceLine.product), lazyload(InvoiceLine.tax_rate),
+                lazyload(InvoiceLine.account)))).unique().all()
+    return found
 
 
 def credit_notes_for(invoice_id: int) -> list[Invoice]:

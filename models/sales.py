@@ -1042,7 +1042,13 @@ def _ship_stock(line: SalesLine, quantity: Decimal, shipment: Shipment, *,
 # --- Where sales see it ------------------------------------------------------------------
 
 # what a list of orders with totals and delivery status reads, loaded in two queries
-_ORDER_SUMMARY = (selectinload(SalesOrder.lines), selectinload(SalesOrder.shipments))
+# An order in a list: its total (from the lines' own figures) and delivery, so the lines
+# come without the product and tax rate they would otherwise join.
+_ORDER_SUMMARY = (
+    selectinload(SalesOrder.lines).options(lazyload(SalesLine.product),
+                                           lazyload(SalesLine.tax_rate)),
+    selectinload(SalesOrder.shipments),
+)
 
 
 def quotes_for_deal(deal_id: int) -> list[Quote]:

@@ -550,3 +550,40 @@ def test_parallel__twenty_invoices_posted_at_once_get_gapless_numbers(app, db, c
     seqs = sorted(db.session.scalars(select(Invoice.chain_seq)))
     assert seqs == list(range(1, 21))
     assert sorted(db.session.scalars(select(JournalEntry.chain_seq))) == list(range(1, 21))
+
+
+def test_customer_page__draft_totals_from_their_lines_in_the_same_statements(
+        app, client, login, db, company, stages):
+    """Does the customer page show a draft's total (from its lines) and a posted one's
+    (stored), reading the drafts' lines in one statement however many drafts there are?"""
+    from models.invoicing import add_invoice_line, create_invoice
+    from models.sales import QuoteLineInput
+    from tests.helpers import count_statements
+
+    customer = make_customer(name="Drafty")
+    posted_invoice(db, customer=customer, lines=(("Audit", "1", "70.00"),))
+
+    def draft(price):
+        invoice = create_invoice(customer)
+        add_invoice_line(invoice, QuoteLineInput(
+            product=None, description="Fee", quantity=D(2), unit_price=D(price),
+            use_product_tax=False))
+        db.session.commit()
+        return invoice
+
+    first = draft("12.50")
+    login("finance")
+    page = f"/accounts/{customer.id}"
+    with app.app_context():  # the serving app's engine
+        engine = db.engine
+    client.get(page)
+    one = count_statements(engine, lambda: client.get(page))
+    draft("30.00")
+    draft("41.00")
+    html = client.get(page).get_data(as_text=True)
+    assert count_statements(engine, lambda: client.get(page)) == one > 5
+    rows = re.findall(r'id="customer-invoice-\d+">(.*?)</tr>', html, re.S)
+    totals = sorted(re.search(r'data-label="Total" class="num">(.*?)</td>', row).group(1)
+                    .strip() for row in rows)
+    assert totals == ["EUR 25.00", "EUR 60.00", "EUR 70.00", "EUR 82.00"]
+    assert f'id="customer-invoice-{first.id}"' in html
