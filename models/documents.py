@@ -9,6 +9,7 @@ rounded line figures, so the PDF, the page and the books always add up to the ce
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload, selectinload
 
 from models import db
 from models.company import currency_places
@@ -26,6 +27,15 @@ def lock_document(document):
     db.session.execute(select(model.id).where(model.id == document.id).with_for_update())
     db.session.refresh(document)
     return document
+
+
+def lines_for_totals(lines):
+    """selectinload(document.lines) for a list that shows each document's totals: the
+    lines' own quantities, prices and tax percents, without the product, tax rate or
+    account each line would otherwise join (several records a line, none of them shown)."""
+    line = lines.property.mapper
+    joined = [getattr(line.class_, rel.key) for rel in line.relationships if rel.lazy == "joined"]
+    return selectinload(lines).options(*(lazyload(attr) for attr in joined))
 
 
 class ProductLine:

@@ -43,7 +43,6 @@ from sqlalchemy.orm import (
     lazyload,
     mapped_column,
     relationship,
-    selectinload,
 )
 
 from models import db
@@ -51,7 +50,7 @@ from models.cases import CreditRequest
 from models.catalog import Product, TaxRate
 from models.company import currency_places
 from models.customers import Customer
-from models.documents import DocumentTotals, PricedLine, lock_document
+from models.documents import DocumentTotals, PricedLine, lines_for_totals, lock_document
 from models.errors import DomainError
 from models.ledger import (
     Account,
@@ -850,7 +849,7 @@ def _settle_credit_note(note: Invoice, *, by: User | None) -> None:
 def invoices_for_order(order_id: int) -> list[Invoice]:
     return list(db.session.scalars(
         select(Invoice).where(Invoice.order_id == order_id)
-        .options(selectinload(Invoice.lines)).order_by(Invoice.id)).unique())
+        .options(lines_for_totals(Invoice.lines)).order_by(Invoice.id)).unique())
 
 
 def invoices_for_deal(deal_id: int) -> list[Invoice]:
@@ -871,9 +870,7 @@ def invoices_for_customer(customer_id: int, limit: int = 20) -> list[Invoice]:
     if drafts:
         db.session.scalars(
             select(Invoice).where(Invoice.id.in_(drafts))
-            .options(lazyload(Invoice.customer), selectinload(Invoice.lines).options(
-                lazyload(InvoiceLine.product), lazyload(InvoiceLine.tax_rate),
-                lazyload(InvoiceLine.account)))).unique().all()
+            .options(lazyload(Invoice.customer), lines_for_totals(Invoice.lines))).unique().all()
     return found
 
 

@@ -38,7 +38,7 @@ from models import db
 from models.catalog import Product, TaxRate
 from models.company import CompanySettings, currency_places
 from models.customers import Contact, Customer
-from models.documents import DocumentTotals, PricedLine, lock_document
+from models.documents import DocumentTotals, PricedLine, lines_for_totals, lock_document
 from models.errors import DomainError, NotAllowed
 from models.ledger import check_open
 from models.pipeline import Deal, Stage, _apply_move, may_change_deal
@@ -1042,19 +1042,14 @@ def _ship_stock(line: SalesLine, quantity: Decimal, shipment: Shipment, *,
 # --- Where sales see it ------------------------------------------------------------------
 
 # what a list of orders with totals and delivery status reads, loaded in two queries
-# An order in a list: its total (from the lines' own figures) and delivery, so the lines
-# come without the product and tax rate they would otherwise join.
-_ORDER_SUMMARY = (
-    selectinload(SalesOrder.lines).options(lazyload(SalesLine.product),
-                                           lazyload(SalesLine.tax_rate)),
-    selectinload(SalesOrder.shipments),
-)
+# An order in a list: its total and delivery
+_ORDER_SUMMARY = (lines_for_totals(SalesOrder.lines), selectinload(SalesOrder.shipments))
 
 
 def quotes_for_deal(deal_id: int) -> list[Quote]:
     return list(db.session.scalars(
         select(Quote).where(Quote.deal_id == deal_id)
-        .options(lazyload(Quote.deal), lazyload(Quote.customer), selectinload(Quote.lines))
+        .options(lazyload(Quote.deal), lazyload(Quote.customer), lines_for_totals(Quote.lines))
         .order_by(Quote.number.desc(), Quote.revision.desc())).unique())
 
 

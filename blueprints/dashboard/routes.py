@@ -126,11 +126,12 @@ def _orders_to_ship():
     """Sales orders with something left to ship, oldest first."""
     from sqlalchemy.orm import selectinload
 
+    from models.documents import lines_for_totals
     from models.sales import OPEN_ORDER_STATUSES, SalesOrder
 
     return db.session.scalars(
         select(SalesOrder).where(SalesOrder.status.in_(OPEN_ORDER_STATUSES))
-        .options(selectinload(SalesOrder.lines), selectinload(SalesOrder.shipments))
+        .options(lines_for_totals(SalesOrder.lines), selectinload(SalesOrder.shipments))
         .order_by(SalesOrder.ordered_on, SalesOrder.id).limit(8)).unique().all()
 
 

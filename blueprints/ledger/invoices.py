@@ -12,7 +12,6 @@ from flask import abort, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import and_, select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from blueprints.forms import choices
@@ -38,6 +37,7 @@ from models.cases import CreditRequest
 from models.catalog import TaxRate
 from models.company import CompanySettings
 from models.customers import Customer
+from models.documents import lines_for_totals
 from models.errors import DomainError
 from models.formkeys import claim_form_key, settle_form_key
 from models.invoicing import (
@@ -123,7 +123,7 @@ def _list(kind: str, states: tuple[str, ...], template: str):
         abort(400, "Unknown customer.")
     customer = db.session.get(Customer, int(raw)) if raw else None
     # a draft's total comes from its lines: loaded with the page, not one query a row
-    query = select(Invoice).where(Invoice.kind == kind).options(selectinload(Invoice.lines))
+    query = select(Invoice).where(Invoice.kind == kind).options(lines_for_totals(Invoice.lines))
     if state:
         query = query.where(_state_clause(state))
     if customer is not None:

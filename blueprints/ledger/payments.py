@@ -9,7 +9,6 @@ from datetime import date
 from flask import abort, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from blueprints.forms import choices
@@ -20,6 +19,7 @@ from blueprints.web import ALL_ROLES, can, redirect_to, refuse, render, roles, u
 from models import AuditEntry, db
 from models.catalog import Supplier
 from models.customers import Customer
+from models.documents import lines_for_totals
 from models.errors import DomainError
 from models.formkeys import claim_form_key, settle_form_key
 from models.ledger import LEDGER_ROLES, Account, base_currency, cash_accounts
@@ -310,10 +310,10 @@ def credit_holds():
     """Orders waiting on credit hold, oldest first, with why; and the latest decisions."""
     waiting = db.session.scalars(
         select(SalesOrder).where(SalesOrder.status == "held")
-        .options(selectinload(SalesOrder.lines)).order_by(SalesOrder.id)).unique().all()
+        .options(lines_for_totals(SalesOrder.lines)).order_by(SalesOrder.id)).unique().all()
     decided = db.session.scalars(
         select(SalesOrder).where(SalesOrder.credit_decision.is_not(None))
-        .options(selectinload(SalesOrder.lines))
+        .options(lines_for_totals(SalesOrder.lines))
         .order_by(SalesOrder.credit_decided_at.desc()).limit(10)).unique().all()
     return render("ledger/credit_holds.html", waiting=waiting, decided=decided,
                   overdue=overdue_customers(order.customer_id for order in waiting))

@@ -19,6 +19,7 @@ from blueprints.pdf import logo_uri, pdf_response, render_pdf
 from blueprints.web import can, redirect_to, refuse, render, roles, url_page
 from models import AuditEntry, db
 from models.company import CompanySettings
+from models.documents import lines_for_totals
 from models.errors import DomainError
 from models.formkeys import claim_form_key, settle_form_key
 from models.sales import (
@@ -63,7 +64,7 @@ def sales_orders():
     status = request.args.get("status", "")
     if status not in STATUS_FILTERS:
         abort(400, "Unknown status filter.")
-    query = select(SalesOrder).options(selectinload(SalesOrder.lines),
+    query = select(SalesOrder).options(lines_for_totals(SalesOrder.lines),
                                        selectinload(SalesOrder.shipments))
     if status:
         query = query.where(SalesOrder.status.in_(STATUS_FILTERS[status]))

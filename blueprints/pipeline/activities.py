@@ -122,8 +122,8 @@ def _subject_of(source) -> tuple[Customer, Deal | None]:
 def _fill_choices(form: ActivityForm, customer: Customer) -> None:
     form.contact_id.choices = choices(
         [("", "Nobody in particular")] + [(str(c.id), c.name) for c in customer.contacts])
-    users = db.session.scalars(
-        select(User).where(User.is_enabled.is_(True)).order_by(User.name)).all()
+    users = db.session.execute(
+        select(User.id, User.name).where(User.is_enabled.is_(True)).order_by(User.name)).all()
     pairs = [(str(u.id), u.name + (" (me)" if u.id == current_user.id else "")) for u in users]
     form.assignee_id.choices = choices([("", "Nobody")] + pairs)
 

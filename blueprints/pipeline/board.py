@@ -54,14 +54,15 @@ def _deal_or_404(deal_id: int) -> Deal:
     return _get(Deal, deal_id) or abort(404)
 
 
-def _sales_users() -> list[User]:
-    return list(db.session.scalars(
-        select(User).where(User.role.in_(CHANGE_DEALS), User.is_enabled.is_(True))
+# Menus: rows of (id, name), not whole records.
+def _sales_users() -> list:
+    return list(db.session.execute(
+        select(User.id, User.name).where(User.role.in_(CHANGE_DEALS), User.is_enabled.is_(True))
         .order_by(User.name)))
 
 
-def _campaigns() -> list[Campaign]:
-    return list(db.session.scalars(select(Campaign).order_by(Campaign.name)))
+def _campaigns() -> list:
+    return list(db.session.execute(select(Campaign.id, Campaign.name).order_by(Campaign.name)))
 
 
 def _default_owner() -> str:
