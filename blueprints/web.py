@@ -112,6 +112,20 @@ def render(template: str, *, block: str | list[str] | None = None, status: int =
     return make_response(render_template(template, **context), status)
 
 
+def later(work, *args, **kwargs) -> LocalProxy:
+    """`work(*args, **kwargs)` for a template, done the first time the template uses it,
+    then kept: an htmx request that renders one block of a page skips the queries of the
+    blocks it leaves out."""
+    done = []
+
+    def value():
+        if not done:
+            done.append(work(*args, **kwargs))
+        return done[0]
+
+    return LocalProxy(value)
+
+
 def safe_next(target: str | None) -> str | None:
     """`target` if it is a local path on this site, else None (no open redirects)."""
     if not target:
@@ -211,15 +225,18 @@ class BoundedInt(IntegerConverter):
 ID_PROBE = 2_000_000_001  # an id no table reaches, to cut a built URL around
 
 
-def id_url(endpoint: str, **arg) -> str:
-    """url_for(endpoint, name=id) for a list's rows: the URL is built once a request with
-    a stand-in id and the row's id put in its place, not the URL map walked for each of
-    hundreds of rows. One integer argument."""
+def id_url(endpoint: str, query: dict | None = None, **arg) -> str:
+    """url_for(endpoint, name=id, **query) for a list's rows: the URL is built once a
+    request with a stand-in id and the row's id put in its place, not the URL map walked
+    for each of hundreds of rows. One integer argument; `query`, the same for every row,
+    becomes the query string as url_for makes it."""
     [(name, value)] = arg.items()
     found = g.setdefault("id_urls", {})
-    key = (endpoint, name)
+    key = (endpoint, name, tuple(query.items()) if query else ())
     if key not in found:
-        head, tail = url_for(endpoint, **{name: ID_PROBE}).split(str(ID_PROBE))
+        # the id is in the path, before any query value that could spell the same digits
+        head, tail = url_for(endpoint, **{name: ID_PROBE}, **(query or {})).split(
+            str(ID_PROBE), 1)
         found[key] = head, tail
     head, tail = found[key]
     return f"{head}{int(value)}{tail}"

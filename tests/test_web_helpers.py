@@ -29,6 +29,20 @@ def test_id_url__same_as_url_for(app, endpoint, name, value):
             assert str(ID_PROBE) not in id_url(endpoint, **{name: value})
 
 
+@pytest.mark.parametrize("query", [
+    {"owner": "all"},
+    {"owner": "7", "campaign": "2000000001", "q": "a&b c/ü"},
+])
+def test_id_url__with_a_query_same_as_url_for(app, query):
+    """With the same query arguments on every row (the board's filters), is id_url still
+    what url_for builds, even where a query value spells the stand-in id?"""
+    with app.test_request_context("/", base_url="http://localhost/tandem/"):
+        for deal_id in (5, 2**31 - 1):
+            expected = url_for("pipeline.move", deal_id=deal_id, **query)
+            assert id_url("pipeline.move", query, deal_id=deal_id) == expected
+        assert id_url("pipeline.move", deal_id=5) == url_for("pipeline.move", deal_id=5)
+
+
 def test_csrf_token__the_token_flask_wtf_checks(app, client, login):
     """Is the templates' csrf_token Flask-WTF's token for the session, and do the forms on
     a list of many rows carry it (one value for the whole page)?"""

@@ -12,7 +12,17 @@ from blueprints.accounts.forms import (
     RelationshipForm,
 )
 from blueprints.forms import choices
-from blueprints.web import ALL_ROLES, can, is_partial, redirect_to, refuse, render, roles, url_page
+from blueprints.web import (
+    ALL_ROLES,
+    can,
+    is_partial,
+    later,
+    redirect_to,
+    refuse,
+    render,
+    roles,
+    url_page,
+)
 from models import AuditEntry, Contact, Customer, FinancialAccount, User, db
 from models.activities import last_contacted, timeline
 from models.cases import cases_for_customer
@@ -45,8 +55,9 @@ def _customer_or_404(customer_id: int) -> Customer:
 
 
 def _owner_choices():
-    users = db.session.scalars(
-        select(User).where(User.role.in_(("sales", "admin")), User.is_enabled.is_(True))
+    users = db.session.execute(
+        select(User.id, User.name).where(User.role.in_(("sales", "admin")),
+                                         User.is_enabled.is_(True))
         .order_by(User.name)
     ).all()
     return [("", "Nobody")] + [(str(u.id), u.name) for u in users]
@@ -155,7 +166,9 @@ def _page(customer: Customer, *, editing: str | None = None, status: int = 200,
           block=None, conflict: str | None = None, **forms):
     """The customer page (or, for htmx, the blocks named) with one panel maybe in edit mode."""
     history = AuditEntry.for_subject("customer", customer.id)
-    users = {str(u.id): u.name for u in db.session.scalars(select(User)).all()}
+    # read only if a change in the history names someone (an owner)
+    users = later(lambda: {str(u.id): u.name
+                           for u in db.session.execute(select(User.id, User.name))})
     may = {"identity": can(*EDIT_IDENTITY), "relationship": can(*EDIT_RELATIONSHIP),
            "financial": can(*EDIT_FINANCIAL), "contacts": can(*EDIT_CONTACTS)}
     return render("accounts/show.html", block=block, customer=customer, editing=editing,

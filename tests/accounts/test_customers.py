@@ -156,6 +156,10 @@ def test_relationship__sales_edits_and_gets_the_panel_back(client, login, db, us
     change = AuditEntry.for_subject("customer", customer.id)[0]
     assert change.action == "update" and change.entity_type == "customer_relationships"
     assert dict((k, (o, n)) for k, o, n in change.change_list)["lifecycle"] == ("lead", "customer")
+    # the history names the new owner, not their id
+    history = body.split('id="history-panel"')[1]
+    assert users["sales"].name in history
+    assert f">{users['sales'].id}<" not in history
 
 
 def test_financial__finance_edits_credit_limit(client, login, db):
