@@ -10,7 +10,7 @@ from decimal import Decimal
 from flask import abort, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from blueprints.forms import choices
@@ -26,11 +26,12 @@ from blueprints.orders.quote_forms import (
     VersionForm,
 )
 from blueprints.pdf import logo_uri, pdf_response, render_pdf
-from blueprints.web import can, is_partial, redirect_to, refuse, render, roles, url_page
+from blueprints.web import can, is_partial, later, redirect_to, refuse, render, roles, url_page
 from models import AuditEntry, db
 from models.activities import log_activity
 from models.company import CompanySettings
 from models.customers import Contact
+from models.documents import lines_for_totals
 from models.errors import DomainError
 from models.formkeys import claim_form_key, settle_form_key
 from models.pipeline import Deal
@@ -108,7 +109,7 @@ def quotes():
     if status not in STATUS_FILTERS:
         abort(400, "Unknown status filter.")
     mine = args.get("mine", "") == "1"
-    query = select(Quote).options(selectinload(Quote.lines))
+    query = select(Quote).options(lines_for_totals(Quote.lines))
     if status:
         query = query.where(_status_clause(status))
     if mine:
@@ -199,22 +200,29 @@ def _page(quote: Quote, *, block=None, status: int = 200, message: str | None = 
 
     may_edit = can(*QUOTE_ROLES) and may_quote(current_user, quote.deal)
     stock = line_stock(quote.lines)
+
+    def warnings():
+        if quote.status in ("draft", "sent") and quote.deal.is_open:
+            return credit_warnings(quote.customer, quote.total, quote.currency)
+        return []
+
+    # what only some blocks show is worked out when a block does (later): a line added
+    # over htmx renders the lines and the next step, not the money strip or the history
     return render(
         "orders/quote.html", block=block, status=status, quote=quote, message=message,
-        standing=standing(quote.customer), customer=quote.customer,
+        standing=later(standing, quote.customer), customer=quote.customer,
         lines_message=lines_message, editing=editing, panel=panel, stock=stock,
         short_lines=list({line.product_id: line for line in quote.lines
                           if line.id in stock and stock[line.id].short}.values()),
-        warnings=credit_warnings(quote.customer, quote.total, quote.currency)
-        if quote.status in ("draft", "sent") and quote.deal.is_open else [],
-        line_form=line_form or _line_form(),
-        header_form=header_form or _header_form(quote),
+        warnings=later(warnings),
+        line_form=line_form or later(_line_form),
+        header_form=header_form or later(_header_form, quote),
         send_form=send_form or (_send_form(quote) if may_edit and quote.status == "draft"
                                 else None),
         accept_form=accept_form or AcceptForm(formdata=None, version=quote.version),
         decline_form=decline_form or DeclineForm(formdata=None, version=quote.version),
         version_form=VersionForm(formdata=None, version=quote.version),
-        history=AuditEntry.for_subject("quote", quote.id),
+        history=later(AuditEntry.for_subject, "quote", quote.id),
         may_edit=may_edit, labels=QUOTE_LABELS, oob=oob)
 
 
@@ -260,11 +268,16 @@ def _refuse_line(form: QuoteLineForm, error: DomainError) -> tuple[int, str | No
 
 
 def _lines_back(quote: Quote, message: str):
-    """After a line changed: the lines block for htmx (totals included), else the page."""
+    """After a line changed (flushed, not yet committed): commit, and the lines block for
+    htmx (totals included), else the page."""
     if is_partial():
-        # the next-step panel carries the quote's version and the short-stock and credit
-        # notes, which a line change alters: it comes along, swapped out of band
-        return _page(_quote_or_404(quote.id), block=["lines", "next"], oob=True)
+        # the next-step panel carries the quote's version and the short-stock note, which
+        # a line change alters: it comes along, swapped out of band. Rendered before the
+        # commit, from the records as just written, rather than read again after it.
+        response = _page(quote, block=["lines", "next"], oob=True)
+        db.session.commit()
+        return response
+    db.session.commit()
     flash(message, "success")
     return redirect_to(url_for("orders.quote", quote_id=quote.id) + "#lines")
 
@@ -285,7 +298,6 @@ def add_quote_line_view(quote_id: int):
         except DomainError as error:
             status, message = _refuse_line(form, error)
         else:
-            db.session.commit()
             return _lines_back(quote, "The line is added.")
     return _page(_quote_or_404(quote_id), block="lines", status=status, line_form=form,
                  lines_message=message)
@@ -321,7 +333,6 @@ def update_quote_line_view(quote_id: int, line_id: int):
         except DomainError as error:
             status, message = _refuse_line(form, error)
         else:
-            db.session.commit()
             return _lines_back(quote, "The line is saved.")
     return _page(_quote_or_404(quote_id), block="lines", status=status, line_form=form,
                  editing=line_id, lines_message=message)
@@ -340,7 +351,6 @@ def remove_quote_line_view(quote_id: int, line_id: int):
         db.session.rollback()
         return _page(_quote_or_404(quote_id), block="lines", status=error.status,
                      lines_message=error.message)
-    db.session.commit()
     return _lines_back(quote, "The line is removed.")
 
 

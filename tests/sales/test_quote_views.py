@@ -209,6 +209,41 @@ def test_lines__add_edit_remove_return_the_block_with_recomputed_totals(
     assert count_rows(db, QuoteLine) == 0
 
 
+def test_lines__htmx_change_renders_its_blocks_in_its_own_transaction(
+        app, client, login, db, stages, widget):
+    """Does an htmx line change answer from the records it just wrote (the new version
+    in the next-step panel, the line committed) without reading what its blocks do not
+    show: the history, the money strip?"""
+    from sqlalchemy import event
+
+    quote = make_quote(db, stages)
+    version = quote.version
+    login("sales")
+    with app.app_context():  # the serving app's engine
+        engine = db.engine
+    seen = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        added = client.post(f"/orders/quotes/{quote.id}/lines", data=_line("W-1", "3"),
+                            headers=HX)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert added.status_code == 200
+    saved = _quote(db, quote.id)
+    assert len(saved.lines) == 1 and saved.version == version + 1
+    assert f'name="version" value="{saved.version}"' in added.get_data(as_text=True)
+    reads = [s for s in seen if s.startswith("SELECT")]
+    assert reads and not [s for s in reads if "FROM audit_log" in s or "FROM payments" in s]
+    # one transaction: nothing is read again after the commit
+    assert [s for s in seen if s.startswith(("BEGIN", "COMMIT"))][-1:] != ["BEGIN"]
+    assert not any(s.startswith("SELECT quotes.") for s in seen[seen.index(next(
+        s for s in seen if s.startswith("INSERT INTO quote_lines"))):])
+
+
 def test_lines__described_line_and_mixed_tax(client, login, db, stages, widget):
     """Does a described (service) line count in net with no tax, beside a taxed product
     line, and does a chosen tax rate override the product's?"""
