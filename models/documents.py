@@ -13,6 +13,7 @@ from sqlalchemy.orm import lazyload, selectinload
 
 from models import db
 from models.company import currency_places
+from models.transactions import memo
 from models.types import round_money
 
 HUNDRED = Decimal(100)
@@ -21,11 +22,19 @@ HUNDRED = Decimal(100)
 def lock_document(document):
     """Re-read a document under a row lock (SELECT ... FOR UPDATE on PostgreSQL; SQLite
     already holds the write lock) for the rest of the transaction, so a rule sees what
-    a concurrent transaction committed before it."""
-    db.session.flush()  # a refresh would drop unsaved changes
+    a concurrent transaction committed before it.
+
+    Locked again with nothing written since (a view locks, then the rule it calls), it
+    is not read a second time: no one else can have changed it under the lock."""
     model = type(document)
-    db.session.execute(select(model.id).where(model.id == document.id).with_for_update())
-    db.session.refresh(document)
+
+    def lock():
+        db.session.flush()  # a refresh would drop unsaved changes
+        db.session.execute(select(model.id).where(model.id == document.id).with_for_update())
+        db.session.refresh(document)
+        return True
+
+    memo(db.session, ("locked", model.__name__, document.id), lock)
     return document
 
 

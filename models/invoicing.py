@@ -44,6 +44,7 @@ from sqlalchemy.orm import (
     mapped_column,
     relationship,
 )
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models import db
 from models.cases import CreditRequest
@@ -769,14 +770,26 @@ def document_rate(currency: str, given: Decimal | None) -> Decimal:
 def _take_order_quantities(invoice: Invoice) -> None:
     """Invoiced quantities move onto the order lines, checked again under the order's
     lock: two invoices can never bill the same shipped goods."""
-    if invoice.order is None:
+    order = invoice.order
+    if order is None:
         return
-    lock_document(invoice.order)
+    lock_document(order)
+    # the order's lines as they are under the lock, in one statement (not two a line:
+    # its lazy load and a refresh); they are the order's collection too
+    fresh = db.session.scalars(
+        select(SalesLine).where(SalesLine.order_id == order.id)
+        .options(lazyload(SalesLine.product), lazyload(SalesLine.tax_rate))
+        .order_by(SalesLine.position, SalesLine.id)
+        .execution_options(populate_existing=True)).all()
+    set_committed_value(order, "lines", fresh)
+    by_id = {sales_line.id: sales_line for sales_line in fresh}
     for line in invoice.lines:
-        sales_line = line.sales_line
-        if sales_line is None:
+        if line.sales_line_id is None:
             continue
-        db.session.refresh(sales_line)
+        sales_line = by_id.get(line.sales_line_id)
+        if sales_line is None:  # another order's line: read it fresh on its own
+            sales_line = line.sales_line
+            db.session.refresh(sales_line)
         left = uninvoiced(sales_line)
         if line.quantity > left:
             raise DomainError(f"Line {line.position}: only {left.normalize():f} "

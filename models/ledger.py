@@ -315,12 +315,14 @@ class ChainHead(db.Model):
 def advance_chain(kind: str) -> tuple[int, str]:
     """Take the next place in a chain: (its sequence number, the previous hash). The
     head row stays locked until the transaction ends, so chains never fork."""
-    db.session.execute(insert_ignore(ChainHead, kind=kind, seq=0, last_hash=GENESIS))
     table = ChainHead.__table__
-    seq, prev = db.session.execute(
-        update(table).where(table.c.kind == kind).values(seq=table.c.seq + 1)
-        .returning(table.c.seq, table.c.last_hash)).one()
-    return seq, prev
+    take = (update(table).where(table.c.kind == kind).values(seq=table.c.seq + 1)
+            .returning(table.c.seq, table.c.last_hash))
+    head = db.session.execute(take).one_or_none()
+    if head is None:  # the chain's first link: its head, made once
+        db.session.execute(insert_ignore(ChainHead, kind=kind, seq=0, last_hash=GENESIS))
+        head = db.session.execute(take).one()
+    return head.seq, head.last_hash
 
 
 def close_link(kind: str, digest: str) -> None:

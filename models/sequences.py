@@ -35,12 +35,13 @@ def insert_ignore(model, **values):
 
 def next_number(prefix: str, year: int) -> str:
     """The next number for `prefix` in `year`, like "PO-2026-0001" (four digits and up)."""
-    db.session.execute(insert_ignore(DocumentCounter, prefix=prefix, year=year, last=0))
     counter = DocumentCounter.__table__
-    last = db.session.execute(
-        update(counter).where(counter.c.prefix == prefix, counter.c.year == year)
-        .values(last=counter.c.last + 1).returning(counter.c.last)
-    ).scalar_one()
+    take = (update(counter).where(counter.c.prefix == prefix, counter.c.year == year)
+            .values(last=counter.c.last + 1).returning(counter.c.last))
+    last = db.session.execute(take).scalar_one_or_none()
+    if last is None:  # the year's first: the row, made once whoever gets there first
+        db.session.execute(insert_ignore(DocumentCounter, prefix=prefix, year=year, last=0))
+        last = db.session.execute(take).scalar_one()
     return f"{prefix}-{year}-{last:04d}"
 
 

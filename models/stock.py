@@ -382,23 +382,30 @@ def lock_product(product: Product) -> ProductStock:
     """Take the product's stock lock for the rest of the transaction and return its
     totals row, read fresh (what committed before the lock was granted); the product
     itself is re-read too, so its cost is current."""
-    db.session.execute(insert_ignore(ProductStock, product_id=product.id, on_hand=0,
-                                     reserved=0))
-    totals = db.session.scalars(
-        select(ProductStock).where(ProductStock.product_id == product.id)
-        .with_for_update().execution_options(populate_existing=True)).one()
+    locked = (select(ProductStock).where(ProductStock.product_id == product.id)
+              .with_for_update().execution_options(populate_existing=True))
+    totals = db.session.scalars(locked).one_or_none()
+    if totals is None:  # its first stock: the row, made once whoever gets there first
+        db.session.execute(insert_ignore(ProductStock, product_id=product.id, on_hand=0,
+                                         reserved=0))
+        totals = db.session.scalars(locked).one()
     db.session.flush()  # a refresh would drop unsaved changes
     db.session.refresh(product)
     return totals
 
 
 def _level(product_id: int, location_id: int) -> StockLevel:
-    db.session.execute(insert_ignore(StockLevel, product_id=product_id,
-                                     location_id=location_id, on_hand=0, reserved=0))
-    return db.session.scalars(
-        select(StockLevel).where(StockLevel.product_id == product_id,
-                                 StockLevel.location_id == location_id)
-        .execution_options(populate_existing=True)).one()
+    """The product's level at the location (made if it has none yet), read fresh; the
+    caller holds the product's lock."""
+    query = (select(StockLevel).where(StockLevel.product_id == product_id,
+                                      StockLevel.location_id == location_id)
+             .execution_options(populate_existing=True))
+    level = db.session.scalars(query).one_or_none()
+    if level is None:
+        db.session.execute(insert_ignore(StockLevel, product_id=product_id,
+                                         location_id=location_id, on_hand=0, reserved=0))
+        level = db.session.scalars(query).one()
+    return level
 
 
 def _check_move(product: Product, quantity: Decimal, source: Location,
