@@ -150,6 +150,8 @@ class Deal(Versioned, db.Model):
                         name="probability_override"),
         Index("ix_deals_stage_owner", "stage_id", "owner_id"),
         Index("ix_deals_stage_close", "stage_id", "expected_close", "id"),
+        # a rep's board: each stage's soonest-closing deals of one owner
+        Index("ix_deals_owner_stage_close", "owner_id", "stage_id", "expected_close", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
