@@ -37,6 +37,28 @@ def test_list__search_by_email_and_account_code(client, login, db):
         as_text=True)) == []
 
 
+def test_list__email_search_is_served_by_an_index(db):
+    """Can the search's "email starts with" part be answered from an index, not by
+    reading every email (a range of the email index on SQLite, the pattern index on
+    PostgreSQL, whatever the collation)?"""
+    from sqlalchemy import text
+
+    from tests.conftest import IS_POSTGRES
+
+    make_customer(name="Findable", email="billing@findable.example")
+    query = customer_list_query(q="billing@")
+    dialect = db.session.get_bind().dialect
+    sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    if IS_POSTGRES:
+        db.session.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(db.session.scalars(text("EXPLAIN " + sql)))
+        assert "ix_customers_email_prefix" in plan
+    else:
+        plan = "\n".join(row[-1] for row in db.session.execute(text("EXPLAIN QUERY PLAN " + sql)))
+        assert re.search(r"INDEX ix_customers_email \(email>\? AND email<\?\)", plan), plan
+    db.session.rollback()
+
+
 def test_list__like_wildcards_are_literal(client, login, db):
     """Is a typed % or _ searched as itself, not as a wildcard?"""
     login("sales")
