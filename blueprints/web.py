@@ -84,6 +84,33 @@ def roles(*allowed: str):
     return decorate
 
 
+# The main menu, in order: (endpoint, label, shown when). None: always; "view": when
+# the role may use the view; "admin": to admins, when the view is there.
+MENU = (
+    ("dashboard.index", "Dashboard", None),
+    ("accounts.index", "Customers", None),
+    *((endpoint, label, "view") for endpoint, label in (
+        ("pipeline.index", "Deals"), ("pipeline.followups", "Follow-ups"),
+        ("pipeline.cases", "Cases"), ("pipeline.campaigns", "Campaigns"),
+        ("pipeline.reports", "Pipeline reports"), ("orders.quotes", "Quotes"),
+        ("orders.sales_orders", "Sales orders"), ("catalog.products", "Products"),
+        ("catalog.reorder", "Reorder"), ("orders.purchases", "Purchase orders"),
+        ("orders.suppliers", "Suppliers"), ("orders.bills", "Vendor bills"),
+        ("catalog.counts", "Stock counts"), ("catalog.moves", "Stock moves"),
+        ("catalog.valuation", "Stock value"), ("ledger.invoices", "Invoices"),
+        ("ledger.credit_notes", "Credit notes"), ("ledger.payments", "Payments"),
+        ("ledger.credit_holds", "Credit holds"), ("ledger.journal", "Journal"),
+        ("ledger.accounts", "Chart of accounts"), ("ledger.lock_date", "Lock date"),
+        ("ledger.reports", "Financial reports"))),
+    ("admin.users", "Users", "admin"),
+    ("admin.company", "Company", "admin"),
+    ("pipeline.stages", "Pipeline stages", "admin"),
+    ("catalog.tax_rates", "Tax rates", "view"),
+    ("catalog.locations", "Stock locations", "view"),
+    ("auth.change_password", "My password", None),
+)
+
+
 def can(*allowed: str) -> bool:
     """For templates: may the signed-in user do what these roles may?"""
     return current_user.is_authenticated and current_user.role in allowed
@@ -260,19 +287,27 @@ def init_app(app) -> None:
     app.add_template_filter(currency_amount)
 
     nav_by_role: dict[str, frozenset[str]] = {}
+    menu_by_role: dict[tuple[str, str], tuple] = {}
 
     @app.context_processor
     def inject_nav():
         # Menu entries appear once their view exists and the signed-in role may use it;
-        # worked out once per role, since the views do not change after start-up.
+        # worked out once per role, since the views do not change after start-up, and
+        # so are the menu's links (under the app's mount point): some 25 url_for a page.
         if not current_user.is_authenticated:
-            return {"nav_endpoints": frozenset()}
+            return {"nav_endpoints": frozenset(), "menu": ()}
         role = current_user.role
         if role not in nav_by_role:
             nav_by_role[role] = frozenset(
                 endpoint for endpoint, view in app.view_functions.items()
                 if role in (getattr(view, "roles", None) or ()))
-        return {"nav_endpoints": nav_by_role[role]}
+        key = (role, request.script_root)
+        if key not in menu_by_role:
+            menu_by_role[key] = tuple(
+                (url_for(endpoint), label) for endpoint, label, needs in MENU
+                if needs is None or (endpoint in nav_by_role[role]
+                                     and (needs == "view" or role == "admin")))
+        return {"nav_endpoints": nav_by_role[role], "menu": menu_by_role[key]}
 
     def current_company():
         from models.company import CompanySettings
