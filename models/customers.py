@@ -383,25 +383,35 @@ def customer_list_query(*, q: str = "", owner_id: int | None = None, unowned: bo
     text = normalize_name(q)
     raw = (q or "").strip().lower()
     if text or raw:
-        # One id set per way of matching, joined by UNION rather than OR: each part can
-        # use its own index (the trigram indexes on PostgreSQL), which an OR across
-        # two tables cannot.
-        matches = []
-        if text:
-            matches.append(select(Customer.id).where(
-                Customer.search_name.contains(text, autoescape=True)))
+        sqlite = db.session.get_bind().dialect.name == "sqlite"
+        by_name = Customer.search_name.contains(text, autoescape=True) if text else None
+        others = []
         if raw:
             email = Customer.email.startswith(raw, autoescape=True)
-            if db.session.get_bind().dialect.name == "sqlite":
+            if sqlite:
                 # SQLite's LIKE ignores case, so no index serves it and it read every
                 # email (about 3 ms at 20,000 customers); emails are stored in lower
                 # case, so the range on the email index finds the same rows.
                 email = and_(Customer.email >= raw, Customer.email < raw + "\uffff", email)
-            matches.append(select(Customer.id).where(email))
+            others.append(select(Customer.id).where(email))
             # account codes are stored in capitals: equality, served by the unique index
-            matches.append(select(FinancialAccount.customer_id).where(
+            others.append(select(FinancialAccount.customer_id).where(
                 FinancialAccount.account_code == raw.upper()))
-        query = query.where(Customer.id.in_(union(*matches)))
+        if sqlite:
+            # The names in the list's order, each tested as it is read, until the page
+            # is full: no set of every match to sort first (3.2 -> 1.0 ms a search at
+            # 20,000 customers). The email and code matches are a small set beside it.
+            matched = [by_name] if by_name is not None else []
+            if others:
+                matched.append(Customer.id.in_(union(*others)))
+            query = query.where(or_(*matched))
+        else:
+            # One id set per way of matching, joined by UNION rather than OR: each part
+            # can use its own index (the trigram index for names), which an OR across
+            # two tables cannot.
+            if by_name is not None:
+                others.insert(0, select(Customer.id).where(by_name))
+            query = query.where(Customer.id.in_(union(*others)))
     if unowned:
         query = query.where(Relationship.owner_id.is_(None))
     elif owner_id is not None:
