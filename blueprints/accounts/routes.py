@@ -12,17 +12,7 @@ from blueprints.accounts.forms import (
     RelationshipForm,
 )
 from blueprints.forms import choices
-from blueprints.web import (
-    ALL_ROLES,
-    can,
-    is_partial,
-    later,
-    redirect_to,
-    refuse,
-    render,
-    roles,
-    url_page,
-)
+from blueprints.web import ALL_ROLES, can, is_partial, redirect_to, refuse, render, roles, url_page
 from models import AuditEntry, Contact, Customer, FinancialAccount, User, db
 from models.activities import last_contacted, timeline
 from models.cases import cases_for_customer
@@ -166,9 +156,7 @@ def _page(customer: Customer, *, editing: str | None = None, status: int = 200,
           block=None, conflict: str | None = None, **forms):
     """The customer page (or, for htmx, the blocks named) with one panel maybe in edit mode."""
     history = AuditEntry.for_subject("customer", customer.id)
-    # read only if a change in the history names someone (an owner)
-    users = later(lambda: {str(u.id): u.name
-                           for u in db.session.execute(select(User.id, User.name))})
+    users = {str(u.id): u.name for u in db.session.execute(select(User.id, User.name))}
     may = {"identity": can(*EDIT_IDENTITY), "relationship": can(*EDIT_RELATIONSHIP),
            "financial": can(*EDIT_FINANCIAL), "contacts": can(*EDIT_CONTACTS)}
     return render("accounts/show.html", block=block, customer=customer, editing=editing,
