@@ -38,13 +38,18 @@ def lock_document(document):
     return document
 
 
+def without_joined(model) -> list:
+    """Loader options that leave out every relation `model` joins by default."""
+    mapper = model.__mapper__
+    return [lazyload(getattr(model, rel.key)) for rel in mapper.relationships
+            if rel.lazy == "joined"]
+
+
 def lines_for_totals(lines):
     """selectinload(document.lines) for a list that shows each document's totals: the
     lines' own quantities, prices and tax percents, without the product, tax rate or
     account each line would otherwise join (several records a line, none of them shown)."""
-    line = lines.property.mapper
-    joined = [getattr(line.class_, rel.key) for rel in line.relationships if rel.lazy == "joined"]
-    return selectinload(lines).options(*(lazyload(attr) for attr in joined))
+    return selectinload(lines).options(*without_joined(lines.property.mapper.class_))
 
 
 class ProductLine:

@@ -51,7 +51,13 @@ from models.cases import CreditRequest
 from models.catalog import Product, TaxRate
 from models.company import currency_places
 from models.customers import Customer
-from models.documents import DocumentTotals, PricedLine, lines_for_totals, lock_document
+from models.documents import (
+    DocumentTotals,
+    PricedLine,
+    lines_for_totals,
+    lock_document,
+    without_joined,
+)
 from models.errors import DomainError
 from models.ledger import (
     Account,
@@ -778,8 +784,7 @@ def _take_order_quantities(invoice: Invoice) -> None:
     # its lazy load and a refresh); they are the order's collection too
     fresh = db.session.scalars(
         select(SalesLine).where(SalesLine.order_id == order.id)
-        .options(lazyload(SalesLine.product), lazyload(SalesLine.tax_rate))
-        .order_by(SalesLine.position, SalesLine.id)
+        .options(*without_joined(SalesLine)).order_by(SalesLine.position, SalesLine.id)
         .execution_options(populate_existing=True)).all()
     set_committed_value(order, "lines", fresh)
     by_id = {sales_line.id: sales_line for sales_line in fresh}

@@ -1042,7 +1042,6 @@ def _ship_stock(line: SalesLine, quantity: Decimal, shipment: Shipment, *,
 # --- Where sales see it ------------------------------------------------------------------
 
 # what a list of orders with totals and delivery status reads, loaded in two queries
-# An order in a list: its total and delivery
 _ORDER_SUMMARY = (lines_for_totals(SalesOrder.lines), selectinload(SalesOrder.shipments))
 
 

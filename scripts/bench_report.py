@@ -130,7 +130,7 @@ def before_and_after(path: Path) -> str:
     return "## Before and after\n\n_(maintained by hand: figures before and after each fix)_\n"
 
 
-def lightest(r: dict, h: dict) -> str:
+def mix_bound(r: dict, h: dict) -> str:
     """The most the mix could serve if every page class cost what the cheapest page of
     the run did (and every type-ahead the cheapest type-ahead): its weights over those
     rates. No mix of these pages reaches more without pages cheaper than any measured."""
@@ -140,8 +140,7 @@ def lightest(r: dict, h: dict) -> str:
     if not pages:
         return ""
     page = max(pages, key=pages.get)
-    best = {k: (lookups[max(lookups, key=lookups.get)] if k in lookups else pages[page])
-            for k in measured}
+    best = {k: (max(lookups.values()) if k in lookups else pages[page]) for k in measured}
     weight = sum(PAGES[k][1] for k in measured)
     bound = weight / sum(PAGES[k][1] / best[k] for k in measured)
     verdict = ("below" if bound < RATIO_TARGET * h["rps"] else "at or above")
@@ -206,7 +205,7 @@ def reach(args, info: dict, results: list[dict]) -> list[str]:
             f"{RATIO_TARGET:.0%} of /healthz "
             f"({RATIO_TARGET * h['rps']:,.0f} req/s) needs the mix at most "
             f"{ms(cores / (RATIO_TARGET * h['rps']) - mix_load)} of server CPU a request; "
-            f"it took {ms(r['mixed']['cpu'])}." + lightest(r, h)
+            f"it took {ms(r['mixed']['cpu'])}." + mix_bound(r, h)
         )
     return [
         f"## What {n} connections on {cores} cores allow",
