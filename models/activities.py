@@ -7,6 +7,7 @@ happened), never typed in.
 import hmac
 import secrets
 from datetime import UTC, datetime, time, timedelta
+from functools import cache
 
 from sqlalchemy import (
     Boolean,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Index,
     String,
     Text,
+    bindparam,
     func,
     select,
 )
@@ -99,14 +101,17 @@ def last_contacted(customer_ids) -> dict[int, datetime]:
     ids = list(customer_ids)
     if not ids:
         return {}
+    return dict(db.session.execute(_last_contacted(), {"ids": ids}).all())
+
+
+@cache
+def _last_contacted():
+    # built once, the ids bound at each run: a list page runs it on every request
     when = func.max(func.coalesce(Activity.done_at, Activity.created_at))
-    rows = db.session.execute(
-        select(Activity.customer_id, when)
-        .where(Activity.customer_id.in_(ids), Activity.kind.in_(CONTACT_KINDS),
-               Activity.done.is_(True))
-        .group_by(Activity.customer_id)
-    ).all()
-    return dict(rows)
+    return (select(Activity.customer_id, when)
+            .where(Activity.customer_id.in_(bindparam("ids", expanding=True)),
+                   Activity.kind.in_(CONTACT_KINDS), Activity.done.is_(True))
+            .group_by(Activity.customer_id))
 
 
 def timeline(*, customer_id: int | None = None, deal_id: int | None = None,

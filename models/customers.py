@@ -11,6 +11,8 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
+from operator import attrgetter
 
 from sqlalchemy import (
     Boolean,
@@ -29,7 +31,7 @@ from sqlalchemy import (
     select,
     union,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Bundle, Mapped, aliased, mapped_column, relationship
 
 from models import db
 from models.errors import DomainError
@@ -372,14 +374,33 @@ SORTS = {
 }
 
 
-def customer_list_query(*, q: str = "", owner_id: int | None = None, unowned: bool = False,
-                        lifecycle: str | None = None, on_hold: bool | None = None):
-    """The filtered customers, unordered; filters are already whitelisted values."""
-    query = (
-        select(Customer)
+@cache
+def _list_base():
+    """The list's SELECT before filters: built once (statements are immutable; each
+    filter makes a copy), as building it cost more than running it."""
+    owner = aliased(User)
+    return (
+        select(Bundle("row", Customer.id, Customer.name, Customer.email, Customer.city,
+                      Customer.search_name, FinancialAccount.account_code,
+                      FinancialAccount.currency, FinancialAccount.credit_limit,
+                      FinancialAccount.on_hold, Relationship.lifecycle,
+                      owner.name.label("owner_name")))
+        .select_from(Customer)
         .join(Relationship, Relationship.customer_id == Customer.id)
         .join(FinancialAccount, FinancialAccount.customer_id == Customer.id)
+        .outerjoin(owner, owner.id == Relationship.owner_id)
     )
+
+
+def customer_list_query(*, q: str = "", owner_id: int | None = None, unowned: bool = False,
+                        lifecycle: str | None = None, on_hold: bool | None = None):
+    """The filtered customers, unordered, as one `row` each of what the list shows (id,
+    name, email, city, search_name, account_code, currency, credit_limit, on_hold,
+    lifecycle, owner_name); filters are already whitelisted values.
+
+    Rows, not Customer records: a record brings both facets and the owner joined in, four
+    objects built a row, about a third of the list's time to show 25 customers."""
+    query = _list_base()
     text = normalize_name(q)
     raw = (q or "").strip().lower()
     if text or raw:
@@ -424,12 +445,6 @@ def customer_list_query(*, q: str = "", owner_id: int | None = None, unowned: bo
 
 
 def sort_key_of(sort: str):
-    """How to read the sort key off a Customer row for the cursor."""
+    """How to read the sort key off a row of customer_list_query for the cursor."""
     column, _ = SORTS[sort]
-    if column is Customer.search_name:
-        return lambda c: c.search_name
-    if column is Customer.id:
-        return lambda c: c.id
-    if column is FinancialAccount.credit_limit:
-        return lambda c: c.account.credit_limit
-    return lambda c: c.account.account_code
+    return attrgetter(column.key)

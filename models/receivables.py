@@ -9,8 +9,9 @@ figures shown are in it (documents in an older currency are listed apart).
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import lazyload
 
 from models import db
@@ -205,12 +206,18 @@ def overdue_customers(customer_ids, today: date | None = None) -> dict[int, Deci
     if not ids:
         return {}
     today = today or date.today()
-    rows = db.session.execute(
-        select(Invoice.customer_id, sum_money(Invoice.open_amount))
-        .where(Invoice.customer_id.in_(ids), Invoice.kind == "invoice",
-               Invoice.status == "posted", Invoice.open_amount > 0, Invoice.due_date < today)
-        .group_by(Invoice.customer_id)).all()
-    return dict(rows)
+    return dict(db.session.execute(_overdue_customers(), {"ids": ids, "today": today}).all())
+
+
+@cache
+def _overdue_customers():
+    # built once, the ids and the day bound at each run: every customer list runs it
+    return (select(Invoice.customer_id, sum_money(Invoice.open_amount))
+            .where(Invoice.customer_id.in_(bindparam("ids", expanding=True)),
+                   Invoice.kind == "invoice", Invoice.status == "posted",
+                   Invoice.open_amount > 0,
+                   Invoice.due_date < bindparam("today", type_=Invoice.due_date.type))
+            .group_by(Invoice.customer_id))
 
 
 def credit_check(customer: Customer, order_total: Decimal, currency: str,
