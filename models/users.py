@@ -8,6 +8,7 @@ Throttling counters are rows too, so every worker and host sees the same counts.
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import ClassVar
 
 from flask import current_app, has_app_context
@@ -190,19 +191,33 @@ class UserSession(db.Model):
 
     @classmethod
     def load_user(cls, token: str | None) -> User | None:
-        """The enabled user whose live session this token is, or None."""
+        """The enabled user whose live session this token is, or None.
+
+        The company's settings come in the same row: every page shows them, and this
+        way CompanySettings.current() finds them loaded instead of reading them again."""
         if not token:
             return None
-        user = db.session.scalar(_USER_BY_TOKEN, {"token_hash": _hash_token(token)})
-        if user is not None:
-            user._session_token = token
+        row = db.session.execute(_user_by_token(), {"token_hash": _hash_token(token)}).first()
+        if row is None:
+            return None
+        user, company = row
+        if company is not None:
+            # what CompanySettings.current() keeps, so the identity map holds on to it
+            db.session.info["tandem.company"] = company
+        user._session_token = token
         return user
 
 
-# Every request signed in runs this: built once, with the token hash as its parameter.
-_USER_BY_TOKEN = (select(User).join(UserSession, UserSession.user_id == User.id)
-                  .where(UserSession.token_hash == bindparam("token_hash"),
-                         User.is_enabled.is_(True)))
+@cache
+def _user_by_token():
+    """Every signed-in request runs this: built once, the token hash its parameter."""
+    from models.company import CompanySettings
+
+    return (select(User, CompanySettings)
+            .join(UserSession, UserSession.user_id == User.id)
+            .outerjoin(CompanySettings, CompanySettings.id == 1)
+            .where(UserSession.token_hash == bindparam("token_hash"),
+                   User.is_enabled.is_(True)))
 
 
 class LoginAttempt(db.Model):
