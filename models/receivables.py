@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import cache
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import lazyload
 
 from models import db
 from models.cases import OPEN_STATUSES as OPEN_CASE_STATUSES
@@ -41,6 +41,22 @@ def bucket_of(days_past_due: int) -> str:
     return BUCKETS[-1][0]
 
 
+class OverdueInvoice(NamedTuple):
+    """What the money strip names of the invoice longest past due."""
+
+    id: int
+    number: str
+    days_overdue: int
+
+
+class LastPayment(NamedTuple):
+    """What the money strip says of the latest payment received."""
+
+    payment_date: date
+    currency: str
+    amount: Decimal
+
+
 @dataclass
 class Standing:
     """A customer's receivable in one currency.
@@ -60,9 +76,9 @@ class Standing:
     open_invoices: Decimal = ZERO
     credits: Decimal = ZERO
     overdue: Decimal = ZERO
-    oldest_overdue: Invoice | None = None
+    oldest_overdue: OverdueInvoice | None = None
     aging: dict = field(default_factory=dict)
-    last_payment: Payment | None = None
+    last_payment: LastPayment | None = None
     uninvoiced_orders: Decimal = ZERO
     open_order_count: int = 0
     open_cases: int = 0
@@ -107,22 +123,63 @@ def uninvoiced_order_value(customer_id: int, currency: str,
     """(gross value not invoiced yet, number of orders) of the customer's committed
     orders in `currency`: one statement over the orders and their lines."""
     from models.company import currency_places
-    from models.sales import SalesLine
 
     places = currency_places(currency)
-    query = (select(SalesOrder.id, SalesLine.quantity, SalesLine.invoiced,
-                    SalesLine.unit_price, SalesLine.discount_percent, SalesLine.tax_percent)
-             .outerjoin(SalesLine, SalesLine.order_id == SalesOrder.id)
-             .where(SalesOrder.customer_id == customer_id, SalesOrder.currency == currency,
-                    SalesOrder.status.in_(EXPOSED_ORDER_STATUSES)))
-    if exclude_order_id is not None:
-        query = query.where(SalesOrder.id != exclude_order_id)
     total, orders = ZERO, set()
-    for line in db.session.execute(query):
+    for line in db.session.execute(
+            _uninvoiced_lines(exclude_order_id is not None),
+            {"customer_id": customer_id, "currency": currency, "exclude": exclude_order_id}):
         orders.add(line.id)
         if line.quantity is not None and line.quantity > line.invoiced:
             total += line_gross(line, line.quantity - line.invoiced, places)
     return total, len(orders)
+
+
+# The statements below run for every record page's money strip: each is built once, its
+# values bound at each run (building one cost more than running it).
+
+@cache
+def _uninvoiced_lines(excluding: bool):
+    from models.sales import SalesLine
+
+    query = (select(SalesOrder.id, SalesLine.quantity, SalesLine.invoiced,
+                    SalesLine.unit_price, SalesLine.discount_percent, SalesLine.tax_percent)
+             .outerjoin(SalesLine, SalesLine.order_id == SalesOrder.id)
+             .where(SalesOrder.customer_id == bindparam("customer_id"),
+                    SalesOrder.currency == bindparam("currency"),
+                    SalesOrder.status.in_(EXPOSED_ORDER_STATUSES)))
+    return query.where(SalesOrder.id != bindparam("exclude")) if excluding else query
+
+
+@cache
+def _open_invoices():
+    return (select(Invoice.id, Invoice.number, Invoice.currency, Invoice.open_amount,
+                   Invoice.due_date)
+            .where(Invoice.customer_id == bindparam("customer_id"), Invoice.kind == "invoice",
+                   Invoice.status == "posted", Invoice.open_amount > 0)
+            .order_by(Invoice.due_date, Invoice.id))
+
+
+@cache
+def _credits_cases_and_last_payment():
+    """The unused credit, the open cases and the last payment received: one statement."""
+    customer, currency = bindparam("customer_id"), bindparam("currency")
+    last = (select(Payment.id).where(Payment.customer_id == customer, Payment.direction == "in")
+            .order_by(Payment.payment_date.desc(), Payment.id.desc()).limit(1))
+    return select(
+        select(sum_money(Payment.open_amount)).where(
+            Payment.customer_id == customer, Payment.direction == "in",
+            Payment.currency == currency, Payment.open_amount > 0).scalar_subquery(),
+        select(sum_money(Invoice.open_amount)).where(
+            Invoice.customer_id == customer, Invoice.kind == "credit_note",
+            Invoice.status == "posted", Invoice.currency == currency,
+            Invoice.open_amount > 0).scalar_subquery(),
+        select(func.count(SupportCase.id)).where(
+            SupportCase.customer_id == customer,
+            SupportCase.status.in_(OPEN_CASE_STATUSES)).scalar_subquery(),
+        *(last.with_only_columns(column).scalar_subquery()
+          for column in (Payment.payment_date, Payment.currency, Payment.amount)),
+    )
 
 
 def standing(customer: Customer, *, today: date | None = None) -> Standing:
@@ -139,13 +196,8 @@ def _standing(customer: Customer, today: date) -> Standing:
     result = Standing(currency=currency, credit_limit=account.credit_limit or ZERO,
                       on_hold=account.on_hold, hold_reason=account.hold_reason,
                       aging={label: ZERO for label, _, _ in BUCKETS})
-    invoices = db.session.execute(
-        select(Invoice.id, Invoice.currency, Invoice.open_amount, Invoice.due_date)
-        .where(Invoice.customer_id == customer.id, Invoice.kind == "invoice",
-               Invoice.status == "posted", Invoice.open_amount > 0)
-        .order_by(Invoice.due_date, Invoice.id)).all()
-    oldest_id = None
-    for invoice_id, doc_currency, open_amount, due_date in invoices:
+    invoices = db.session.execute(_open_invoices(), {"customer_id": customer.id}).all()
+    for invoice_id, number, doc_currency, open_amount, due_date in invoices:
         if doc_currency != currency:
             result.other_currencies[doc_currency] = (
                 result.other_currencies.get(doc_currency, ZERO) + open_amount)
@@ -155,34 +207,15 @@ def _standing(customer: Customer, today: date) -> Standing:
         result.aging[bucket_of(late)] += open_amount
         if late > 0:
             result.overdue += open_amount
-            if oldest_id is None:
-                oldest_id = invoice_id
-    # the strip names these two, no more: their related rows are not loaded with them
-    # (the joined customer and accounts would cost more than everything else here)
-    if oldest_id is not None:
-        result.oldest_overdue = db.session.get(Invoice, oldest_id, options=[lazyload("*")])
-    # the unused credit, the open cases and which payment came last: one statement
-    payments, notes, cases, last_payment_id = db.session.execute(select(
-        select(sum_money(Payment.open_amount)).where(
-            Payment.customer_id == customer.id, Payment.direction == "in",
-            Payment.currency == currency, Payment.open_amount > 0).scalar_subquery(),
-        select(sum_money(Invoice.open_amount)).where(
-            Invoice.customer_id == customer.id, Invoice.kind == "credit_note",
-            Invoice.status == "posted", Invoice.currency == currency,
-            Invoice.open_amount > 0).scalar_subquery(),
-        select(func.count(SupportCase.id)).where(
-            SupportCase.customer_id == customer.id,
-            SupportCase.status.in_(OPEN_CASE_STATUSES)).scalar_subquery(),
-        select(Payment.id).where(Payment.customer_id == customer.id,
-                                 Payment.direction == "in")
-        .order_by(Payment.payment_date.desc(), Payment.id.desc()).limit(1)
-        .scalar_subquery(),
-    )).one()
+            if result.oldest_overdue is None:
+                result.oldest_overdue = OverdueInvoice(invoice_id, number, late)
+    payments, notes, cases, paid_on, paid_in, paid = db.session.execute(
+        _credits_cases_and_last_payment(), {"customer_id": customer.id, "currency": currency}
+    ).one()
     result.credits = payments + notes
     result.open_cases = cases
-    if last_payment_id is not None:
-        result.last_payment = db.session.get(Payment, last_payment_id,
-                                             options=[lazyload("*")])
+    if paid_on is not None:
+        result.last_payment = LastPayment(paid_on, paid_in, paid)
     result.uninvoiced_orders, result.open_order_count = uninvoiced_order_value(
         customer.id, currency)
     return result

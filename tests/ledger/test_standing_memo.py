@@ -48,3 +48,25 @@ def test_standing__a_day_of_its_own(db, chart):
     assert standing(customer).overdue == D("0.00")
     later = standing(customer, today=date.today() + timedelta(days=11))
     assert later.overdue == D("80.00") and later.aging["1–30"] == D("80.00")
+
+
+def test_standing__the_strip_names_the_oldest_overdue_and_the_last_payment(client, login, db,
+                                                                          chart):
+    """Does the money strip link the invoice longest past due, with its number and days
+    late, and give the last payment's day and amount (read as rows, not records)?"""
+    customer = make_customer(name="Strip AG")
+    older = posted_invoice(db, customer=customer, lines=[("Work", "1", "300.00")],
+                           issue_date=date.today() - timedelta(days=50), terms=30)
+    posted_invoice(db, customer=customer, lines=[("More", "1", "70.00")],
+                   issue_date=date.today() - timedelta(days=35), terms=30)
+    pay(db, customer, "120.00", on=date.today() - timedelta(days=2))
+    late = (date.today() - older.due_date).days
+    assert late == 20
+    login("sales")
+    html = client.get(f"/ledger/customers/{customer.id}/money-strip").get_data(as_text=True)
+    assert f'href="/ledger/invoices/{older.id}">{older.number}</a>, 20 days' in html
+    paid_on = (date.today() - timedelta(days=2)).isoformat()
+    assert f"{paid_on} · {customer.account.currency} 120.00" in html
+    found = standing(customer)
+    assert found.oldest_overdue == (older.id, older.number, 20)
+    assert found.last_payment.amount == D("120.00") and found.overdue == D("250.00")
