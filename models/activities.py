@@ -117,16 +117,24 @@ def _last_contacted():
 def timeline(*, customer_id: int | None = None, deal_id: int | None = None,
              limit: int = 50) -> list[Activity]:
     """A customer's or a deal's activities, newest first."""
+    by = "deal" if deal_id is not None else ("customer" if customer_id is not None else None)
+    values = {"id": deal_id if by == "deal" else customer_id, "limit": limit}
+    return list(db.session.scalars(_timeline(by), values).unique())
+
+
+@cache
+def _timeline(by: str | None):
+    # every record page runs one: built once per kind, the id and the limit bound
     # every row is the same customer's, already loaded with the page: not joined again
     query = select(Activity).options(lazyload(Activity.customer))
-    if deal_id is not None:
-        query = query.where(Activity.deal_id == deal_id)
-    elif customer_id is not None:
+    if by == "deal":
+        query = query.where(Activity.deal_id == bindparam("id"))
+    elif by == "customer":
         # a customer's timeline names each activity's deal: loaded with the page
-        query = query.where(Activity.customer_id == customer_id).options(
+        query = query.where(Activity.customer_id == bindparam("id")).options(
             selectinload(Activity.deal).lazyload("*"))
-    return list(db.session.scalars(
-        query.order_by(Activity.created_at.desc(), Activity.id.desc()).limit(limit)).unique())
+    return (query.order_by(Activity.created_at.desc(), Activity.id.desc())
+            .limit(bindparam("limit")))
 
 
 # --- Rules: logging, ticking off, follow-up lists, the calendar feed ------------------------

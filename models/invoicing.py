@@ -19,6 +19,7 @@ is their sum, so the entry balances to the cent.
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 
 from sqlalchemy import (
     CheckConstraint,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     event,
     inspect,
     literal_column,
@@ -871,9 +873,15 @@ def invoices_for_order(order_id: int) -> list[Invoice]:
 
 
 def invoices_for_deal(deal_id: int) -> list[Invoice]:
-    return list(db.session.scalars(
-        select(Invoice).where(Invoice.deal_id == deal_id, Invoice.status == "posted")
-        .options(lazyload(Invoice.customer)).order_by(Invoice.id)).unique())
+    return list(db.session.scalars(_invoices_for_deal(), {"deal_id": deal_id}).unique())
+
+
+@cache
+def _invoices_for_deal():
+    # a deal page runs it on every request: built once, the deal's id bound at each run
+    return (select(Invoice).where(Invoice.deal_id == bindparam("deal_id"),
+                                  Invoice.status == "posted")
+            .options(lazyload(Invoice.customer)).order_by(Invoice.id))
 
 
 def invoices_for_customer(customer_id: int, limit: int = 20) -> list[Invoice]:

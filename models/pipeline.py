@@ -7,6 +7,7 @@ recorded as a `StageChange`, which the reports read (conversion, sales cycle).
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 
 from sqlalchemy import (
     BigInteger,
@@ -75,7 +76,7 @@ class Stage(Versioned, db.Model):
     @classmethod
     def ordered(cls) -> list["Stage"]:
         """All stages: open ones by position, then won, then lost."""
-        stages = db.session.scalars(select(cls).order_by(cls.position, cls.id)).all()
+        stages = db.session.scalars(_stages_in_order()).all()
         rank = {"open": 0, "won": 1, "lost": 2}
         return sorted(stages, key=lambda s: (rank[s.outcome], s.position, s.id))
 
@@ -100,6 +101,13 @@ def ensure_stages() -> list[Stage]:
                                  position=position, followup_days=followup))
         db.session.flush()
     return Stage.ordered()
+
+
+
+@cache
+def _stages_in_order():
+    # nearly every pipeline page runs it: built once
+    return select(Stage).order_by(Stage.position, Stage.id)
 
 
 class Campaign(Versioned, db.Model):

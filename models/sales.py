@@ -18,6 +18,7 @@ Line amounts round half-up per line to the currency's unit (see models.documents
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 
 from sqlalchemy import (
     CheckConstraint,
@@ -29,6 +30,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     func,
     select,
 )
@@ -1046,17 +1048,27 @@ _ORDER_SUMMARY = (lines_for_totals(SalesOrder.lines), selectinload(SalesOrder.sh
 
 
 def quotes_for_deal(deal_id: int) -> list[Quote]:
-    return list(db.session.scalars(
-        select(Quote).where(Quote.deal_id == deal_id)
-        .options(lazyload(Quote.deal), lazyload(Quote.customer), lines_for_totals(Quote.lines))
-        .order_by(Quote.number.desc(), Quote.revision.desc())).unique())
+    return list(db.session.scalars(_quotes_for_deal(), {"deal_id": deal_id}).unique())
 
 
 def orders_for_deal(deal_id: int) -> list[SalesOrder]:
-    return list(db.session.scalars(
-        select(SalesOrder).where(SalesOrder.deal_id == deal_id)
-        .options(lazyload(SalesOrder.customer), *_ORDER_SUMMARY)
-        .order_by(SalesOrder.id.desc())).unique())
+    return list(db.session.scalars(_orders_for_deal(), {"deal_id": deal_id}).unique())
+
+
+# A deal page runs these on every request: built once, the deal's id bound at each run.
+@cache
+def _quotes_for_deal():
+    return (select(Quote).where(Quote.deal_id == bindparam("deal_id"))
+            .options(lazyload(Quote.deal), lazyload(Quote.customer),
+                     lines_for_totals(Quote.lines))
+            .order_by(Quote.number.desc(), Quote.revision.desc()))
+
+
+@cache
+def _orders_for_deal():
+    return (select(SalesOrder).where(SalesOrder.deal_id == bindparam("deal_id"))
+            .options(lazyload(SalesOrder.customer), *_ORDER_SUMMARY)
+            .order_by(SalesOrder.id.desc()))
 
 
 def orders_for_customer(customer_id: int, limit: int = 20) -> list[SalesOrder]:

@@ -2,10 +2,11 @@
 
 import re
 from datetime import date
+from functools import cache
 
 from flask import abort, flash, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from blueprints.forms import choices
@@ -270,10 +271,16 @@ def new_deal():
     return _form_page(form, deal=None, customer=customer, status=422, conflict=message)
 
 
+@cache
+def _stage_changes():
+    # every deal page runs it: built once, the deal's id bound at each run
+    return (select(StageChange, User.name).outerjoin(User, User.id == StageChange.by_id)
+            .where(StageChange.deal_id == bindparam("deal_id"))
+            .order_by(StageChange.at, StageChange.id))
+
+
 def _deal_page(deal: Deal, *, status: int = 200, move_form=None, move_error=None):
-    changes = db.session.execute(
-        select(StageChange, User.name).outerjoin(User, User.id == StageChange.by_id)
-        .where(StageChange.deal_id == deal.id).order_by(StageChange.at, StageChange.id)).all()
+    changes = db.session.execute(_stage_changes(), {"deal_id": deal.id}).all()
     stages = Stage.ordered()
     if move_form is None:
         move_form = MoveForm(formdata=None)
