@@ -30,7 +30,7 @@ from blueprints.ledger.forms import (
 from blueprints.mail import MailError, send_mail
 from blueprints.orders.lines import tax_choices, typed_line, typed_quantities
 from blueprints.pdf import logo_uri, pdf_response, render_pdf
-from blueprints.web import can, is_partial, redirect_to, refuse, render, roles, url_page
+from blueprints.web import can, is_partial, later, redirect_to, refuse, render, roles, url_page
 from models import AuditEntry, db
 from models.activities import log_activity
 from models.cases import CreditRequest
@@ -261,9 +261,11 @@ def _page(invoice: Invoice, *, status: int = 200, message: str | None = None, bl
         "ledger/invoice.html", block=block, status=status, invoice=invoice, message=message,
         lines_message=lines_message, panel=panel, may_edit=may_edit, foreign=foreign,
         base=base_currency(), may_see_books=can(*LEDGER_ROLES),
-        draft_form=draft_form or _draft_form(invoice),
-        line_form=line_form or _line_form(),
-        post_form=post_form or _post_form(invoice),
+        # a draft's forms are made only when a block shows them: a posted invoice's page
+        # reads no tax rates or income accounts for a line form it hides
+        draft_form=draft_form or later(_draft_form, invoice),
+        line_form=line_form or later(_line_form),
+        post_form=post_form or later(_post_form, invoice),
         send_form=send_form or (_send_form(invoice) if may_edit and invoice.status == "posted"
                                 else None),
         credit_form=credit_form, typed=typed or {}, errors=errors or {},

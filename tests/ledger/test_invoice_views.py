@@ -187,6 +187,37 @@ def test_posted_invoice__editing_is_refused_offering_a_credit_note(client, login
     assert business_rows(db) == before
 
 
+def test_posted_invoice__page_reads_no_menus_for_the_draft_forms_it_hides(app, client, login,
+                                                                        db, chart, company):
+    """Does a posted invoice's page skip the draft's forms (no tax rates or income accounts
+    read for a line form it does not show), while a draft's page still offers them?"""
+    from sqlalchemy import event
+
+    posted = posted_invoice(db, lines=[("Work", "1", "50.00")])
+    login("finance")
+    with app.app_context():
+        engine = db.engine
+    seen = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        page = client.get(f"/ledger/invoices/{posted.id}")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert page.status_code == 200 and posted.number in page.get_data(as_text=True)
+    assert seen and not [s for s in seen if "FROM tax_rates" in s or "FROM accounts" in s]
+    assert 'id="line-form"' not in page.get_data(as_text=True)
+
+    new = client.get("/ledger/invoices/new").get_data(as_text=True)
+    made = client.post("/ledger/invoices/new", data={
+        "customer_id": str(posted.customer_id), "form_key": key_in(new)})
+    draft = client.get(made.headers["Location"]).get_data(as_text=True)
+    assert 'id="line-form"' in draft and 'name="tax_rate_id"' in draft
+
+
 def test_manual_invoice__pick_customer_add_lines_post(client, login, db, chart, company):
     """Can finance write an invoice by hand: pick the customer, add a described line and
     a product line, then post it?"""
