@@ -9,10 +9,22 @@ log entry commit or roll back together and no view can forget to log.
 import json
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 
 from flask import has_request_context
 from flask_login import current_user
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, event, inspect, select
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    event,
+    inspect,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models import db
@@ -57,12 +69,17 @@ class AuditEntry(db.Model):
 
     @classmethod
     def for_subject(cls, subject_type: str, subject_id: int, limit: int = 50):
-        return db.session.scalars(
-            select(cls)
-            .where(cls.subject_type == subject_type, cls.subject_id == subject_id)
-            .order_by(cls.id.desc())
-            .limit(limit)
-        ).all()
+        return db.session.scalars(_for_subject(), {"type": subject_type, "id": subject_id,
+                                                   "limit": limit}).all()
+
+
+@cache
+def _for_subject():
+    # every record page's history runs it: built once, its values bound at each run
+    return (select(AuditEntry)
+            .where(AuditEntry.subject_type == bindparam("type"),
+                   AuditEntry.subject_id == bindparam("id"))
+            .order_by(AuditEntry.id.desc()).limit(bindparam("limit")))
 
 
 def _plain(value):

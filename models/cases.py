@@ -3,8 +3,9 @@ the ledger turns into credit notes once approved."""
 
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 
-from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, Text, select
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, Text, bindparam, select
 from sqlalchemy import case as case_
 from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship
 
@@ -251,13 +252,17 @@ def decide_credit(credit: CreditRequest, *, approve: bool, note: str,
 
 def cases_for_customer(customer_id: int) -> list[SupportCase]:
     """The customer's open and pending cases, most urgent first, then newest."""
-    return list(db.session.scalars(
-        select(SupportCase).options(lazyload(SupportCase.customer))
-        .where(SupportCase.customer_id == customer_id,
-               SupportCase.status.in_(OPEN_STATUSES))
-        .order_by(priority_rank().desc(), SupportCase.id.desc())
-        .limit(50)
-    ).unique())
+    return list(db.session.scalars(_cases_for_customer(), {"customer_id": customer_id}).unique())
+
+
+@cache
+def _cases_for_customer():
+    # every customer page runs it: built once, the customer's id bound at each run
+    return (select(SupportCase).options(lazyload(SupportCase.customer))
+            .where(SupportCase.customer_id == bindparam("customer_id"),
+                   SupportCase.status.in_(OPEN_STATUSES))
+            .order_by(priority_rank().desc(), SupportCase.id.desc())
+            .limit(50))
 
 
 def priority_rank():

@@ -3,6 +3,7 @@ for the customer's owner, once (a unique key on the deal makes "once" hold under
 
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 
 from sqlalchemy import (
     CheckConstraint,
@@ -11,6 +12,7 @@ from sqlalchemy import (
     Index,
     SmallInteger,
     String,
+    bindparam,
     select,
     text,
 )
@@ -130,11 +132,16 @@ def save_contract(contract: Contract, *, customer: Customer, title: str, starts_
 
 def contracts_for_customer(customer_id: int) -> list[Contract]:
     """The customer's contracts, the one ending soonest first, each with its renewal deal."""
-    return list(db.session.scalars(
-        select(Contract).where(Contract.customer_id == customer_id)
-        .options(selectinload(Contract.renewal_deal))
-        .order_by(Contract.ends_on, Contract.id)
-    ).unique())
+    return list(db.session.scalars(_contracts_for_customer(),
+                                   {"customer_id": customer_id}).unique())
+
+
+@cache
+def _contracts_for_customer():
+    # every customer page runs it: built once, the customer's id bound at each run
+    return (select(Contract).where(Contract.customer_id == bindparam("customer_id"))
+            .options(selectinload(Contract.renewal_deal))
+            .order_by(Contract.ends_on, Contract.id))
 
 
 def _claim_write_lock() -> None:

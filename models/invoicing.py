@@ -888,16 +888,26 @@ def invoices_for_customer(customer_id: int, limit: int = 20) -> list[Invoice]:
     """The latest, drafts first. A posted one's totals are stored; a draft's come from
     its lines, loaded for the drafts only."""
     found = list(db.session.scalars(
-        select(Invoice).where(Invoice.customer_id == customer_id)
-        .options(lazyload(Invoice.customer), lazyload(Invoice.lines))
-        .order_by(Invoice.status == "posted", Invoice.issue_date.desc(), Invoice.id.desc())
-        .limit(limit)).unique())
+        _invoices_for_customer(), {"customer_id": customer_id, "limit": limit}).unique())
     drafts = [invoice.id for invoice in found if invoice.status != "posted"]
     if drafts:
-        db.session.scalars(
-            select(Invoice).where(Invoice.id.in_(drafts))
-            .options(lazyload(Invoice.customer), lines_for_totals(Invoice.lines))).unique().all()
+        db.session.scalars(_drafts_with_lines(), {"ids": drafts}).unique().all()
     return found
+
+
+# every customer page runs these: built once, their values bound at each run
+@cache
+def _invoices_for_customer():
+    return (select(Invoice).where(Invoice.customer_id == bindparam("customer_id"))
+            .options(lazyload(Invoice.customer), lazyload(Invoice.lines))
+            .order_by(Invoice.status == "posted", Invoice.issue_date.desc(), Invoice.id.desc())
+            .limit(bindparam("limit")))
+
+
+@cache
+def _drafts_with_lines():
+    return (select(Invoice).where(Invoice.id.in_(bindparam("ids", expanding=True)))
+            .options(lazyload(Invoice.customer), lines_for_totals(Invoice.lines)))
 
 
 def credit_notes_for(invoice_id: int) -> list[Invoice]:

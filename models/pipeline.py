@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    bindparam,
     func,
     select,
     type_coerce,
@@ -227,11 +228,16 @@ class StageChange(db.Model):
 
 def deals_for_customer(customer_id: int) -> list[Deal]:
     """A customer's deals: open ones first, then by expected close, newest last."""
-    return list(db.session.scalars(
-        select(Deal).join(Stage, Stage.id == Deal.stage_id)
-        .where(Deal.customer_id == customer_id).options(lazyload(Deal.customer))
-        .order_by((Stage.outcome != "open"), Deal.expected_close, Deal.id)
-    ).unique())
+    return list(db.session.scalars(_deals_for_customer(), {"customer_id": customer_id}).unique())
+
+
+@cache
+def _deals_for_customer():
+    # every customer page runs it: built once, the customer's id bound at each run
+    return (select(Deal).join(Stage, Stage.id == Deal.stage_id)
+            .where(Deal.customer_id == bindparam("customer_id"))
+            .options(lazyload(Deal.customer))
+            .order_by((Stage.outcome != "open"), Deal.expected_close, Deal.id))
 
 
 # --- Rules -------------------------------------------------------------------------------

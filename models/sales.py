@@ -1072,7 +1072,13 @@ def _orders_for_deal():
 
 
 def orders_for_customer(customer_id: int, limit: int = 20) -> list[SalesOrder]:
-    return list(db.session.scalars(
-        select(SalesOrder).where(SalesOrder.customer_id == customer_id)
-        .options(lazyload(SalesOrder.customer), *_ORDER_SUMMARY)
-        .order_by(SalesOrder.id.desc()).limit(limit)).unique())
+    return list(db.session.scalars(_orders_for_customer(),
+                                   {"customer_id": customer_id, "limit": limit}).unique())
+
+
+@cache
+def _orders_for_customer():
+    # every customer page runs it: built once, its values bound at each run
+    return (select(SalesOrder).where(SalesOrder.customer_id == bindparam("customer_id"))
+            .options(lazyload(SalesOrder.customer), *_ORDER_SUMMARY)
+            .order_by(SalesOrder.id.desc()).limit(bindparam("limit")))

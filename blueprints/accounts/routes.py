@@ -44,12 +44,15 @@ def _customer_or_404(customer_id: int) -> Customer:
     return db.session.get(Customer, customer_id) or abort(404)
 
 
+# Built once (every customer page and list runs them): statements are immutable.
+_USER_NAMES = select(User.id, User.name)
+_OWNERS = (select(User.id, User.name)
+           .where(User.role.in_(("sales", "admin")), User.is_enabled.is_(True))
+           .order_by(User.name))
+
+
 def _owner_choices():
-    users = db.session.execute(
-        select(User.id, User.name).where(User.role.in_(("sales", "admin")),
-                                         User.is_enabled.is_(True))
-        .order_by(User.name)
-    ).all()
+    users = db.session.execute(_OWNERS).all()
     return [("", "Nobody")] + [(str(u.id), u.name) for u in users]
 
 
@@ -156,7 +159,7 @@ def _page(customer: Customer, *, editing: str | None = None, status: int = 200,
           block=None, conflict: str | None = None, **forms):
     """The customer page (or, for htmx, the blocks named) with one panel maybe in edit mode."""
     history = AuditEntry.for_subject("customer", customer.id)
-    users = {str(u.id): u.name for u in db.session.execute(select(User.id, User.name))}
+    users = {str(u.id): u.name for u in db.session.execute(_USER_NAMES)}
     may = {"identity": can(*EDIT_IDENTITY), "relationship": can(*EDIT_RELATIONSHIP),
            "financial": can(*EDIT_FINANCIAL), "contacts": can(*EDIT_CONTACTS)}
     return render("accounts/show.html", block=block, customer=customer, editing=editing,
