@@ -867,9 +867,15 @@ def _settle_credit_note(note: Invoice, *, by: User | None) -> None:
 # --- Reading -----------------------------------------------------------------------------
 
 def invoices_for_order(order_id: int) -> list[Invoice]:
-    return list(db.session.scalars(
-        select(Invoice).where(Invoice.order_id == order_id)
-        .options(lines_for_totals(Invoice.lines)).order_by(Invoice.id)).unique())
+    """The order's invoices and credit notes, oldest first."""
+    return list(db.session.scalars(_invoices_for_order(), {"order_id": order_id}).unique())
+
+
+@cache
+def _invoices_for_order():
+    # every order page runs it: built once, the order's id bound at each run
+    return (select(Invoice).where(Invoice.order_id == bindparam("order_id"))
+            .options(lines_for_totals(Invoice.lines)).order_by(Invoice.id))
 
 
 def invoices_for_deal(deal_id: int) -> list[Invoice]:

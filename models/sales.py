@@ -710,12 +710,18 @@ def reserved_by_line(order: SalesOrder) -> dict[int, Decimal]:
     ids = [line.id for line in order.lines]
     if not ids:
         return {}
-    rows = db.session.execute(
-        select(StockMove.source_id, func.sum(StockMove.quantity))
-        .where(StockMove.source_type == LINE_SOURCE, StockMove.source_id.in_(ids),
-               StockMove.state == "reserved")
-        .group_by(StockMove.source_id))
+    rows = db.session.execute(_reserved_by_line(), {"ids": ids})
     return {line_id: Decimal(total) for line_id, total in rows}
+
+
+@cache
+def _reserved_by_line():
+    # every order page runs it: built once, the lines' ids bound at each run
+    return (select(StockMove.source_id, func.sum(StockMove.quantity))
+            .where(StockMove.source_type == LINE_SOURCE,
+                   StockMove.source_id.in_(bindparam("ids", expanding=True)),
+                   StockMove.state == "reserved")
+            .group_by(StockMove.source_id))
 
 
 def _reserved_moves(line: SalesLine) -> list[StockMove]:

@@ -76,7 +76,7 @@ def sales_orders():
 
 def _page(order: SalesOrder, *, status: int = 200, message: str | None = None,
           cancel_form=None, panel: str | None = None):
-    from models.invoicing import INVOICE_ROLES, draft_for_order, invoices_for_order, uninvoiced
+    from models.invoicing import INVOICE_ROLES, invoices_for_order, uninvoiced
     from models.receivables import standing
 
     reserved = reserved_by_line(order)
@@ -85,7 +85,9 @@ def _page(order: SalesOrder, *, status: int = 200, message: str | None = None,
     return render(
         "orders/sales_order.html", status=status, order=order, message=message,
         standing=standing(order.customer), customer=order.customer, invoices=invoices,
-        draft_invoice=draft_for_order(order),
+        # what draft_for_order() would read again: the first draft among them
+        draft_invoice=next((invoice for invoice in invoices if invoice.kind == "invoice"
+                            and invoice.status == "draft"), None),
         to_invoice=sum((uninvoiced(line) for line in order.lines), Decimal(0)),
         uninvoiced_shipments=[shipment for shipment in order.shipments
                               if shipment.id not in billed],

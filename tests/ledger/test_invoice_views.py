@@ -93,6 +93,8 @@ def test_order_to_invoice__finance_invoices_posts_and_the_pdf_says_it_all(
     login("finance")
     draft = _invoice_from_order(client, order)
     assert draft.status == "draft" and [line.quantity for line in draft.lines] == [D("3")]
+    waiting = client.get(f"/orders/sales/{order.id}").get_data(as_text=True)
+    assert f'href="/ledger/invoices/{draft.id}">Open the draft invoice' in waiting
     response = _post(client, draft)
     assert response.status_code == 302
     db.session.expire_all()
@@ -112,6 +114,7 @@ def test_order_to_invoice__finance_invoices_posts_and_the_pdf_says_it_all(
     assert again.data == first.data          # the archived legal copy, not a new render
     order_page = client.get(f"/orders/sales/{order.id}").get_data(as_text=True)
     assert invoice.number in order_page and "Invoiced" in order_page
+    assert "Open the draft invoice" not in order_page
 
 
 def test_invoice_pdf__a_long_invoice_paginates_with_page_numbers(client, login, db, chart,
