@@ -1,6 +1,7 @@
 """The deal board: columns per open stage with totals summed in SQL, filters kept in the
 URL, and moves (htmx or a plain form) that re-render the board, refused when they must be."""
 
+import html
 import re
 from datetime import date
 from decimal import Decimal
@@ -50,6 +51,25 @@ def test_board__shows_a_column_per_open_stage_with_count_total_and_weighted(
     assert "0 deals" in _column(body, "Lead")
     assert "Closed" not in body  # won deals leave the board
     assert "Drop here: Won" in body and "Drop here: Lost" in body
+
+
+def test_board__each_card_offers_the_other_stages_to_move_to(client, login, db, users,
+                                                             stages):
+    """Does every card's Move to… list each stage but its own (the options are rendered
+    once a column), with a stage's name escaped?"""
+    me = login("sales")
+    stages["Lead"].name = "Lead <new>"
+    db.session.commit()
+    for title, stage in (("One", "Lead"), ("Two", "Lead"), ("Three", "Proposal")):
+        make_deal(db, stages, title=title, owner=me, stage=stage)
+    body = client.get("/pipeline/").get_data(as_text=True)
+    cards = dict(re.findall(r'data-title="([^"]+)".*?<select[^>]*>(.*?)</select>', body, re.S))
+    offered = {title: [html.unescape(name) for name in re.findall(r">([^<]*)</option>", options)]
+               for title, options in cards.items()}
+    everyone = ["Lead <new>", "Qualified", "Proposal", "Negotiation", "Won", "Lost"]
+    assert offered["One"] == offered["Two"] == [s for s in everyone if s != "Lead <new>"]
+    assert offered["Three"] == [s for s in everyone if s != "Proposal"]
+    assert "Lead &lt;new&gt;</option>" in body and "Lead <new></option>" not in body
 
 
 def test_board__card_shows_title_customer_owner_amount_and_close(client, login, db, users,
