@@ -233,44 +233,66 @@ def followups(user: User, now: datetime | None = None) -> dict[str, list[Activit
     """The user's open follow-ups by their UTC date: overdue, today, upcoming, undated
     (open tasks without a due date), and what they ticked off in the last seven days;
     each the first FOLLOWUP_GROUP_LIMIT (`followup_counts` says how many there are)."""
-    # Up to 250 rows a page: each brings its customer's and deal's names, not their own
-    # joined relations (the assignee is the user, loaded already).
-    options = (lazyload(Activity.assignee), joinedload(Activity.customer).lazyload("*"),
-               selectinload(Activity.deal).lazyload("*"))
-    return {key: list(db.session.scalars(
-        query.options(*options).limit(FOLLOWUP_GROUP_LIMIT)).unique())
-        for key, query in _followup_queries(user, now).items()}
+    values = {**_followup_values(user, now), "limit": FOLLOWUP_GROUP_LIMIT}
+    return {key: list(db.session.scalars(query, values).unique())
+            for key, query in _followup_pages().items()}
 
 
 def followup_counts(user: User, groups: dict[str, list[Activity]],
                     now: datetime | None = None) -> dict[str, int]:
     """How many follow-ups each group of `followups` holds: its length, counted in SQL
     (from the (assignee, done, date) indexes) only for a group that reached the limit."""
-    queries = _followup_queries(user, now)
+    values = _followup_values(user, now)
     return {key: len(rows) if len(rows) < FOLLOWUP_GROUP_LIMIT else db.session.scalar(
-        select(func.count()).select_from(queries[key].order_by(None).subquery()))
-        for key, rows in groups.items()}
+        _followup_counts()[key], values) for key, rows in groups.items()}
 
 
-def _followup_queries(user: User, now: datetime | None) -> dict:
+def _followup_values(user: User, now: datetime | None) -> dict:
+    """What the follow-up statements are run with: the user and the UTC day's bounds."""
     now = as_utc(now or utcnow())
     today = _day_start(now)
-    tomorrow = today + timedelta(days=1)
-    mine_open = select(Activity).where(Activity.assignee_id == user.id,
+    return {"user_id": user.id, "today": today, "tomorrow": today + timedelta(days=1),
+            "done_since": now - DONE_RECENTLY}
+
+
+@cache
+def _followup_queries() -> dict:
+    """Each group's SELECT, built once (the page runs five or more a request); the user
+    and the day are bound at each run (_followup_values)."""
+    def at(name):
+        return bindparam(name, type_=Activity.due_at.type)
+
+    mine_open = select(Activity).where(Activity.assignee_id == bindparam("user_id"),
                                        Activity.done.is_(False))
     dated = mine_open.where(Activity.due_at.is_not(None)).order_by(Activity.due_at, Activity.id)
     return {
-        "overdue": dated.where(Activity.due_at < today),
-        "today": dated.where(Activity.due_at >= today, Activity.due_at < tomorrow),
-        "upcoming": dated.where(Activity.due_at >= tomorrow),
+        "overdue": dated.where(Activity.due_at < at("today")),
+        "today": dated.where(Activity.due_at >= at("today"), Activity.due_at < at("tomorrow")),
+        "upcoming": dated.where(Activity.due_at >= at("tomorrow")),
         "undated": mine_open.where(Activity.due_at.is_(None), Activity.kind == "task")
         .order_by(Activity.created_at, Activity.id),
         "done": select(Activity).where(
-            Activity.assignee_id == user.id, Activity.done.is_(True),
-            Activity.done_at >= now - DONE_RECENTLY,
+            Activity.assignee_id == bindparam("user_id"), Activity.done.is_(True),
+            Activity.done_at >= bindparam("done_since", type_=Activity.done_at.type),
             Activity.due_at.is_not(None) | (Activity.kind == "task"))
         .order_by(Activity.done_at.desc(), Activity.id.desc()),
     }
+
+
+@cache
+def _followup_pages() -> dict:
+    # Up to 250 rows a page: each brings its customer's and deal's names, not their own
+    # joined relations (the assignee is the user, loaded already).
+    options = (lazyload(Activity.assignee), joinedload(Activity.customer).lazyload("*"),
+               selectinload(Activity.deal).lazyload("*"))
+    return {key: query.options(*options).limit(bindparam("limit"))
+            for key, query in _followup_queries().items()}
+
+
+@cache
+def _followup_counts() -> dict:
+    return {key: select(func.count()).select_from(query.order_by(None).subquery())
+            for key, query in _followup_queries().items()}
 
 
 def followup_state(activity: Activity, now: datetime | None = None) -> str:
