@@ -406,12 +406,14 @@ BOARD_CARDS = 25  # cards per column; the column's count and totals cover every 
 SOONEST = (Deal.expected_close.asc().nulls_last(), Deal.id)  # soonest close, no date last
 
 
-def soonest_closing(clauses, stage_ids, per_stage: int) -> dict[int, list[Deal]]:
+def soonest_closing(clauses, stage_ids, per_stage: int,
+                    at_most: int | None = None) -> dict[int, list[Deal]]:
     """{stage id: the `per_stage` deals matching `clauses` closing soonest in it (no date
     last)}, in one statement whatever the size of the pipeline. Each stage is read twice
     from the (stage_id, expected_close, id) index, its dated deals in date order and its
     undated ones in id order, each part stopping at `per_stage` rows: no sort of a whole
-    stage (a NULLS LAST order would need one on SQLite)."""
+    stage (a NULLS LAST order would need one on SQLite). With `at_most`, only that many
+    of them all, the soonest, are loaded (the dashboard's ten, not ten a stage)."""
     found: dict[int, list[Deal]] = {stage_id: [] for stage_id in stage_ids}
     if not found:
         return found
@@ -428,6 +430,8 @@ def soonest_closing(clauses, stage_ids, per_stage: int) -> dict[int, list[Deal]]
     # a card names its customer: the customer's own joined facets are not loaded with it
     query = (select(Deal).where(Deal.id.in_(shown)).order_by(*SOONEST)
              .options(joinedload(Deal.customer).lazyload("*")))
+    if at_most is not None:
+        query = query.limit(at_most)
     for deal in db.session.scalars(query).unique():
         if len(found[deal.stage_id]) < per_stage:
             found[deal.stage_id].append(deal)

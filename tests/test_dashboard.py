@@ -105,3 +105,34 @@ def test_dashboard__operations_sees_what_runs_low_and_what_is_late(client, login
     login("sales")
     body = client.get("/").get_data(as_text=True)
     assert "Running low" not in body and "Goods to arrive" not in body
+
+
+def test_dashboard__the_ten_open_deals_closing_soonest_across_stages(client, login, db):
+    """With more open deals than it lists, in several stages, does the dashboard show the
+    ten closing soonest of them all, in date order, undated ones last, and count them all?"""
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from models import Stage
+    from models.pipeline import create_deal, ensure_stages
+
+    me = login("sales")
+    ensure_stages()
+    stages = {s.name: s for s in db.session.scalars(db.select(Stage))}
+    customer = make_customer(name="Soonest Co")
+    start = date(2027, 3, 1)
+    # 9 dated deals spread over three stages and 3 undated over two: 12, of which 10 show
+    for i in range(9):
+        stage = ("Lead", "Qualified", "Proposal")[i % 3]
+        create_deal(customer=customer, title=f"Dated {i}", owner=me, stage=stages[stage],
+                    amount=Decimal("10.00"), expected_close=start + timedelta(days=8 - i))
+    for name, stage in (("Undated A", "Negotiation"), ("Undated B", "Lead"),
+                        ("Undated C", "Negotiation")):
+        create_deal(customer=customer, title=name, owner=me, stage=stages[stage],
+                    amount=Decimal("10.00"))
+    db.session.commit()
+    body = client.get("/").get_data(as_text=True)
+    section = body.split('id="deals-h"')[1].split("</section>")[0]
+    assert "(12)" in section
+    shown = re.findall(r">(Dated \d|Undated [ABC])</a>", section)
+    assert shown == [f"Dated {i}" for i in range(8, -1, -1)] + ["Undated A"]

@@ -141,7 +141,7 @@ def _open_deals(owner_id: int | None) -> tuple[list[Deal], int, list[tuple[str, 
     counting and summing done in SQL whatever the size of the pipeline."""
     mine = [Deal.owner_id == owner_id] if owner_id else []
     open_ids = db.session.scalars(select(Stage.id).where(Stage.outcome == "open")).all()
-    by_stage = soonest_closing(mine, open_ids, 10)
+    by_stage = soonest_closing(mine, open_ids, 10, at_most=10)
     deals = sorted((deal for deals in by_stage.values() for deal in deals),
                    key=lambda deal: (deal.expected_close is None, deal.expected_close, deal.id))[:10]
     clauses = [Stage.outcome == "open", *mine]
