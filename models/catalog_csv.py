@@ -23,6 +23,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
 
 from sqlalchemy import BigInteger, func, literal, select, tuple_, type_coerce
 from sqlalchemy.orm import Bundle, aliased
@@ -80,11 +81,10 @@ class ProductFilters:
     supplier_id: int | None = None
 
 
-def product_rows(filters: ProductFilters, *, export: bool = False):
-    """A SELECT of one Bundle `row` per product (id, sku, sku_key, name, kind, unit,
-    list_price, reorder_point, active, on_hand, reserved, available; with `export` also
-    description, cost, reorder_qty, allow_backorder, tax_rate, preferred_supplier).
-    Page it with models.paging.keyset_page on (Product.sku_key, Product.id)."""
+@cache
+def _product_rows_base(export: bool):
+    """product_rows before its filters: built once (each filter makes a copy), as
+    building it cost more than running it."""
     columns = [Product.id, Product.sku, Product.sku_key, Product.name, Product.kind,
                Product.unit, Product.list_price, Product.reorder_point, Product.active,
                *_stock_columns()]
@@ -98,6 +98,15 @@ def product_rows(filters: ProductFilters, *, export: bool = False):
     if export:
         query = (query.outerjoin(TaxRate, TaxRate.id == Product.tax_rate_id)
                  .outerjoin(supplier, supplier.id == Product.preferred_supplier_id))
+    return query
+
+
+def product_rows(filters: ProductFilters, *, export: bool = False):
+    """A SELECT of one Bundle `row` per product (id, sku, sku_key, name, kind, unit,
+    list_price, reorder_point, active, on_hand, reserved, available; with `export` also
+    description, cost, reorder_qty, allow_backorder, tax_rate, preferred_supplier).
+    Page it with models.paging.keyset_page on (Product.sku_key, Product.id)."""
+    query = _product_rows_base(export)
     if filters.q.strip():
         from models.catalog import product_search_clause
 
