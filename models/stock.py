@@ -34,6 +34,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    bindparam,
     event,
     func,
     inspect,
@@ -355,10 +356,14 @@ def availability(product_ids) -> dict[int, Availability]:
     ids = list(product_ids)
     found = {pid: Availability(ZERO, ZERO) for pid in ids}
     if ids:
-        for row in db.session.execute(select(ProductStock).where(
-                ProductStock.product_id.in_(ids))).scalars():
-            found[row.product_id] = Availability(row.on_hand, row.reserved)
+        for product_id, on_hand, reserved in db.session.execute(_AVAILABILITY, {"ids": ids}):
+            found[product_id] = Availability(on_hand, reserved)
     return found
+
+
+# built once (every quote and order page runs it), as rows rather than records
+_AVAILABILITY = select(ProductStock.product_id, ProductStock.on_hand, ProductStock.reserved
+                       ).where(ProductStock.product_id.in_(bindparam("ids", expanding=True)))
 
 
 def levels_for(product_id: int) -> list[StockLevel]:
