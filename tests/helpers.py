@@ -100,20 +100,26 @@ def form_key(page: str | None = None) -> str:
     return re.search(r'name="form_key" value="([^"]+)"', page).group(1)
 
 
-def count_statements(engine, run) -> int:
-    """How many SQL statements `run()` sends through `engine` (transaction control such
-    as SQLite's BEGIN left out: it depends on what ran before, not on the page)."""
+def statements_of(engine, run) -> tuple[list[str], object]:
+    """(the SQL statements `run()` sends through `engine`, whitespace collapsed, and what
+    `run()` returned)."""
     from sqlalchemy import event
 
     seen = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
-        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
-            seen.append(statement)
+        seen.append(" ".join(statement.split()))
 
     event.listen(engine, "before_cursor_execute", record)
     try:
-        run()
+        result = run()
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    return len(seen)
+    return seen, result
+
+
+def count_statements(engine, run) -> int:
+    """How many SQL statements `run()` sends through `engine` (transaction control such
+    as SQLite's BEGIN left out: it depends on what ran before, not on the page)."""
+    seen, _ = statements_of(engine, run)
+    return len([s for s in seen if not s.upper().startswith(("BEGIN", "COMMIT", "ROLLBACK"))])

@@ -17,7 +17,7 @@ from models.invoicing import Invoice, InvoicePdf
 from models.payments import Payment
 from models.sales import SalesOrder
 from tests.conftest import PASSWORD, TandemClient, sign_in
-from tests.helpers import business_rows, make_customer
+from tests.helpers import business_rows, make_customer, statements_of
 from tests.ledger.factories import (
     make_product,
     make_tax_rate,
@@ -194,22 +194,11 @@ def test_posted_invoice__page_reads_no_menus_for_the_draft_forms_it_hides(app, c
                                                                         db, chart, company):
     """Does a posted invoice's page skip the draft's forms (no tax rates or income accounts
     read for a line form it does not show), while a draft's page still offers them?"""
-    from sqlalchemy import event
-
     posted = posted_invoice(db, lines=[("Work", "1", "50.00")])
     login("finance")
     with app.app_context():
         engine = db.engine
-    seen = []
-
-    def record(conn, cursor, statement, *args):
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        page = client.get(f"/ledger/invoices/{posted.id}")
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    seen, page = statements_of(engine, lambda: client.get(f"/ledger/invoices/{posted.id}"))
     assert page.status_code == 200 and posted.number in page.get_data(as_text=True)
     assert seen and not [s for s in seen if "FROM tax_rates" in s or "FROM accounts" in s]
     assert 'id="line-form"' not in page.get_data(as_text=True)

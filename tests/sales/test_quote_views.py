@@ -15,7 +15,7 @@ from models.formkeys import new_form_key
 from models.pipeline import Deal
 from models.sales import Quote, QuoteLine, SalesOrder, reserved_by_line, revise_quote
 from models.stock import ProductStock
-from tests.helpers import business_rows, count_rows, make_customer, make_deal
+from tests.helpers import business_rows, count_rows, make_customer, make_deal, statements_of
 from tests.sales.factories import make_product, make_quote, make_tax_rate, stock
 
 D = Decimal
@@ -214,24 +214,13 @@ def test_lines__htmx_change_renders_its_blocks_in_its_own_transaction(
     """Does an htmx line change answer from the records it just wrote (the new version
     in the next-step panel, the line committed) without reading what its blocks do not
     show: the history, the money strip?"""
-    from sqlalchemy import event
-
     quote = make_quote(db, stages)
     version = quote.version
     login("sales")
     with app.app_context():  # the serving app's engine
         engine = db.engine
-    seen = []
-
-    def record(conn, cursor, statement, *args):
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        added = client.post(f"/orders/quotes/{quote.id}/lines", data=_line("W-1", "3"),
-                            headers=HX)
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    seen, added = statements_of(engine, lambda: client.post(
+        f"/orders/quotes/{quote.id}/lines", data=_line("W-1", "3"), headers=HX))
     assert added.status_code == 200
     saved = _quote(db, quote.id)
     assert len(saved.lines) == 1 and saved.version == version + 1
