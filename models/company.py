@@ -48,17 +48,21 @@ class CompanySettings(Versioned, db.Model):
     def audit_subject(self):
         return ("company", 1)
 
+    def keep(self) -> "CompanySettings":
+        """Hold on to these settings for the rest of the session (however they were
+        read), so that current() finds them in the identity map."""
+        db.session().info["tandem.company"] = self
+        return self
+
     @classmethod
     def current(cls) -> "CompanySettings":
         """The saved settings, or unsaved defaults when none were saved yet.
 
         The session keeps a strong reference to them: its identity map holds rows only
         while something else does, and without one every call would read them again."""
-        session = db.session()
-        found = session.get(cls, 1)
+        found = db.session.get(cls, 1)
         if found is not None:
-            session.info["tandem.company"] = found
-            return found
+            return found.keep()
         return cls(id=1, name="My Company", address="", tax_id="", base_currency="EUR",
                    payment_instructions="", quote_terms="", quote_valid_days=30,
                    lock_date=None)

@@ -104,7 +104,6 @@ def ensure_stages() -> list[Stage]:
     return Stage.ordered()
 
 
-
 @cache
 def _stages_in_order():
     # nearly every pipeline page runs it: built once

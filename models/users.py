@@ -202,8 +202,7 @@ class UserSession(db.Model):
             return None
         user, company = row
         if company is not None:
-            # what CompanySettings.current() keeps, so the identity map holds on to it
-            db.session.info["tandem.company"] = company
+            company.keep()
         user._session_token = token
         return user
 
