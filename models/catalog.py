@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from models import db
 from models.customers import normalize_name
 from models.errors import DomainError
+from models.transactions import transaction_memo
 from models.types import Money, Quantity, round_money
 from models.users import utcnow
 from models.versioned import Versioned
@@ -79,8 +80,12 @@ class TaxRate(Versioned, db.Model):
 
 
 def active_tax_rates() -> list[TaxRate]:
-    return list(db.session.scalars(
-        select(TaxRate).where(TaxRate.active.is_(True)).order_by(TaxRate.percent, TaxRate.name)))
+    """The rates a line may take, read once a transaction: a line form offers them when
+    it is read and again when the page shows it (rates change in a transaction of their
+    own)."""
+    return list(transaction_memo(db.session, "active tax rates", lambda: list(
+        db.session.scalars(select(TaxRate).where(TaxRate.active.is_(True))
+                           .order_by(TaxRate.percent, TaxRate.name)))))
 
 
 class Supplier(Versioned, db.Model):

@@ -13,29 +13,55 @@ from sqlalchemy.orm import lazyload, selectinload
 
 from models import db
 from models.company import currency_places
-from models.transactions import memo
+from models.transactions import holds_earlier_reads, transaction_memo
 from models.types import round_money
 
 HUNDRED = Decimal(100)
 
 
 def lock_document(document):
-    """Re-read a document under a row lock (SELECT ... FOR UPDATE on PostgreSQL; SQLite
-    already holds the write lock) for the rest of the transaction, so a rule sees what
-    a concurrent transaction committed before it.
+    """Re-read a document under a row lock (SELECT ... FOR UPDATE on PostgreSQL) for the
+    rest of the transaction, so a rule sees what a concurrent transaction committed
+    before it.
 
-    Locked again with nothing written since (a view locks, then the rule it calls), it
-    is not read a second time: no one else can have changed it under the lock."""
+    On SQLite there is nothing to re-read: a POST's transaction took the database's one
+    write lock when it began (BEGIN IMMEDIATE), so what it has read is already the
+    newest, and a deferred transaction reads one snapshot throughout, refreshed or not;
+    unless the session still holds what an earlier transaction read.
+
+    Locked again in the same transaction (a view locks, then the rule it calls), it is
+    not read a second time: no one else can have changed it under the lock."""
     model = type(document)
 
     def lock():
         db.session.flush()  # a refresh would drop unsaved changes
-        db.session.execute(select(model.id).where(model.id == document.id).with_for_update())
-        db.session.refresh(document)
+        if (db.session.get_bind().dialect.name != "sqlite"
+                or holds_earlier_reads(db.session)):
+            db.session.execute(select(model.id).where(model.id == document.id)
+                               .with_for_update())
+            db.session.refresh(document)
         return True
 
-    memo(db.session, ("locked", model.__name__, document.id), lock)
+    transaction_memo(db.session, ("locked", model.__name__, document.id), lock)
     return document
+
+
+def get_locked(model, ident: int, *, options=()):
+    """The document `ident` (None if there is none) read once, under its row lock, for
+    a view about to change it: where loading it and then locking it (`lock_document`)
+    reads it twice on PostgreSQL. The rule the view calls finds it locked."""
+    session = db.session
+    if session.get_bind().dialect.name == "sqlite" and not holds_earlier_reads(session):
+        found = session.get(model, ident, options=options)
+    else:
+        session.flush()
+        if session.execute(select(model.id).where(model.id == ident)
+                           .with_for_update()).first() is None:
+            return None
+        found = session.get(model, ident, options=options, populate_existing=True)
+    if found is not None:
+        transaction_memo(session, ("locked", model.__name__, ident), lambda: True)
+    return found
 
 
 def without_joined(model) -> list:

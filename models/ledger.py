@@ -52,6 +52,7 @@ from models import db
 from models.company import CompanySettings, currency_places
 from models.errors import DomainError
 from models.sequences import insert_ignore, next_number
+from models.transactions import transaction_memo
 from models.types import Money, round_money
 from models.users import User, utcnow
 from models.versioned import Versioned
@@ -191,8 +192,12 @@ def ensure_chart() -> None:
 
 
 def account_for(role: str) -> Account:
-    """The account automatic postings use for `role`."""
-    found = db.session.scalar(select(Account).where(Account.role == role))
+    """The account automatic postings use for `role`.
+
+    The accounts with a role are read together, once a transaction: a shipment posts to
+    two of them, an invoice to three or more, and the chart changes in a transaction of
+    its own."""
+    found = transaction_memo(db.session, "role accounts", _role_accounts).get(role)
     if found is None:
         ensure_chart()
         found = db.session.scalar(select(Account).where(Account.role == role))
@@ -200,6 +205,11 @@ def account_for(role: str) -> Account:
         raise DomainError(f"No account is set for {ROLE_LABELS.get(role, role)}; set one "
                           "in the chart of accounts.")
     return found
+
+
+def _role_accounts() -> dict[str, Account]:
+    return {account.role: account for account in db.session.scalars(
+        select(Account).where(Account.role.is_not(None)))}
 
 
 def cash_accounts() -> list[Account]:

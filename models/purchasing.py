@@ -44,7 +44,7 @@ from models.stock import (
     ProductStock,
     StockMove,
     default_stock_location,
-    lock_product,
+    lock_products,
     receive_stock,
 )
 from models.types import Money, Quantity, round_money
@@ -561,11 +561,7 @@ def receive(order: PurchaseOrder, quantities: dict[int, Decimal], *, by: User | 
                 f"That is more than ordered ({_qty(line.quantity)} ordered, "
                 f"{_qty(line.received)} already received). Tick “accept more than "
                 "ordered” to receive it anyway.", field=field)
-    # Lock the products in one order (by id) before any moves: two receipts listing the
-    # same products in different orders then queue instead of deadlocking (PostgreSQL).
-    for product in sorted({lines[i].product for i in wanted if lines[i].is_stocked},
-                          key=lambda p: p.id):
-        lock_product(product)
+    lock_products(lines[i].product for i in wanted if lines[i].is_stocked)
     receipt = Receipt(order=order, received_on=received_on, location=target,
                       note=(note or "").strip()[:500], received_by_id=by.id if by else None)
     db.session.add(receipt)

@@ -35,6 +35,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import Mapped, lazyload, mapped_column, relationship, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models import db
 from models.catalog import Product, TaxRate
@@ -52,6 +53,7 @@ from models.stock import (
     availability,
     cancel_move,
     complete_move,
+    lock_products,
     reserve_stock,
 )
 from models.types import Money, Quantity, round_money
@@ -725,11 +727,20 @@ def _reserved_by_line():
 
 
 def _reserved_moves(line: SalesLine) -> list[StockMove]:
-    return list(db.session.scalars(
-        select(StockMove).where(StockMove.source_type == LINE_SOURCE,
-                                StockMove.source_id == line.id,
-                                StockMove.state == "reserved")
-        .order_by(StockMove.id).execution_options(populate_existing=True)))
+    return _reserved_moves_of([line.id]).get(line.id, [])
+
+
+def _reserved_moves_of(line_ids: list[int]) -> dict[int, list[StockMove]]:
+    """{line id: its reserved moves, oldest first}, read fresh."""
+    found: dict[int, list[StockMove]] = {}
+    if line_ids:
+        for move in db.session.scalars(
+                select(StockMove).where(StockMove.source_type == LINE_SOURCE,
+                                        StockMove.source_id.in_(line_ids),
+                                        StockMove.state == "reserved")
+                .order_by(StockMove.id).execution_options(populate_existing=True)):
+            found.setdefault(move.source_id, []).append(move)
+    return found
 
 
 def lock_sales_order(order: SalesOrder) -> SalesOrder:
@@ -780,8 +791,22 @@ def accept_quote(quote: Quote, *, by: User | None = None, customer_po: str = "")
     if len(customer_po) > 60:
         raise DomainError("Use at most 60 characters.", field="customer_po")
     _check_sendable(quote)  # lines there, none archived since
+    # Everything read first, then every change, so that one flush writes the quote, the
+    # deal and the order (each row once) before the stock is reserved.
     today = date.today()
-    order = SalesOrder(number=next_number("SO", today.year), quote=quote, deal=quote.deal,
+    number = next_number("SO", today.year)
+    deal = quote.deal
+    won = Stage.closing("won") if deal.is_open else None
+    # A sent quote has no order yet: said so, the new order's link back to it loads
+    # nothing (one-to-one, so the old value would be read first).
+    set_committed_value(quote, "order", None)
+    quote.status = "accepted"
+    quote.accepted_at = utcnow()
+    quote.customer_po = customer_po
+    deal.amount = quote.net
+    if won is not None:
+        _apply_move(deal, won, by=by, lost_reason=None)
+    order = SalesOrder(number=number, quote=quote, deal=deal,
                        customer=quote.customer, status="confirmed", currency=quote.currency,
                        customer_po=customer_po, ordered_on=today,
                        ship_to="\n".join(quote.customer.address_lines),
@@ -802,16 +827,10 @@ def accept_quote(quote: Quote, *, by: User | None = None, customer_po: str = "")
     if hold:
         order.status = "held"
         order.credit_hold_reason = hold[:500]
+    lock_products(line.product for line in order.lines if line.is_stocked)
     for line in order.lines:
         if line.is_stocked:
             _reserve_line(line, line.quantity, by=by, partial=line.product.allow_backorder)
-    quote.status = "accepted"
-    quote.accepted_at = utcnow()
-    quote.customer_po = customer_po
-    deal = quote.deal
-    deal.amount = quote.net
-    if deal.is_open:
-        _apply_move(deal, Stage.closing("won"), by=by, lost_reason=None)
     return order
 
 
@@ -1003,15 +1022,20 @@ def ship(order: SalesOrder, quantities: dict[int, Decimal], *, by: User | None =
                 raise DomainError(error.message, field=field) from None
     shipment = Shipment(number=next_number("SH", date.today().year), order=order,
                         shipped_on=shipped_on, carrier=carrier, tracking=tracking, note=note,
-                        created_by_id=by.id if by else None, created_at=utcnow())
+                        created_by_id=by.id if by else None, created_at=utcnow(),
+                        lines=[])  # new: nothing to load when its lines are added
     db.session.add(shipment)
     db.session.flush()
+    stocked = [lines[line_id] for line_id in wanted if lines[line_id].is_stocked]
+    lock_products(line.product for line in stocked)
+    # under the locks, every line's reservations as they stand, in one read
+    reserved = _reserved_moves_of([line.id for line in stocked])
     for line_id, quantity in sorted(wanted.items()):
         line = lines[line_id]
         cost = Decimal(0)
         if line.is_stocked:
             try:
-                cost = _ship_stock(line, quantity, shipment, by=by)
+                cost = _ship_stock(line, quantity, shipment, reserved.get(line.id, []), by=by)
             except DomainError as error:
                 raise DomainError(error.message, field=f"qty-{line_id}") from None
         shipment.lines.append(ShipmentLine(line=line, quantity=quantity,
@@ -1023,17 +1047,17 @@ def ship(order: SalesOrder, quantities: dict[int, Decimal], *, by: User | None =
     return shipment
 
 
-def _ship_stock(line: SalesLine, quantity: Decimal, shipment: Shipment, *,
-                by: User | None) -> Decimal:
-    """Done moves for `quantity` of a stocked line: its reservations first, then what is
-    free on hand. Returns their cost."""
+def _ship_stock(line: SalesLine, quantity: Decimal, shipment: Shipment,
+                reserved: list[StockMove], *, by: User | None) -> Decimal:
+    """Done moves for `quantity` of a stocked line: its `reserved` moves (read under the
+    product's lock) first, then what is free on hand. Returns their cost."""
     left = quantity
     done = []
-    for move in _reserved_moves(line):
+    for move in reserved:
         if left <= 0:
             break
         take = min(move.quantity, left)
-        done.append(complete_move(move, take, by=by, reference=shipment.number))
+        done.append(complete_move(move, take, by=by, reference=shipment.number, fresh=True))
         left -= take
     if left > 0:
         try:

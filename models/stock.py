@@ -25,6 +25,7 @@ cent; stock leaves at the current cost.
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 
 from sqlalchemy import (
     Boolean,
@@ -386,17 +387,43 @@ def has_stock_history(product_id: int) -> bool:
 def lock_product(product: Product) -> ProductStock:
     """Take the product's stock lock for the rest of the transaction and return its
     totals row, read fresh (what committed before the lock was granted); the product
-    itself is re-read too, so its cost is current."""
-    locked = (select(ProductStock).where(ProductStock.product_id == product.id)
-              .with_for_update().execution_options(populate_existing=True))
-    totals = db.session.scalars(locked).one_or_none()
-    if totals is None:  # its first stock: the row, made once whoever gets there first
+    itself is re-read in the same statement, so its cost is current.
+
+    Once a transaction: under the lock, what the session holds of the two rows is what
+    the database holds, so a second call (the next line of a shipment for the same
+    product, a move completed after it was reserved) reads nothing."""
+    return transaction_memo(db.session, ("stock lock", product.id),
+                            lambda: _lock_product(product))
+
+
+def lock_products(products) -> None:
+    """Take the stock lock of several products in one order, by id, as every operation
+    on more than one product does: two of them listing the same products in different
+    orders then queue instead of deadlocking (PostgreSQL)."""
+    for product in sorted(set(products), key=lambda product: product.id):
+        lock_product(product)
+
+
+def _lock_product(product: Product) -> ProductStock:
+    db.session.flush()  # re-reading the product would drop unsaved changes
+    row = db.session.execute(_locked_stock(), {"id": product.id}).first()
+    if row is None:  # its first stock: the row, made once whoever gets there first
         db.session.execute(insert_ignore(ProductStock, product_id=product.id, on_hand=0,
                                          reserved=0))
-        totals = db.session.scalars(locked).one()
-    db.session.flush()  # a refresh would drop unsaved changes
-    db.session.refresh(product)
-    return totals
+        row = db.session.execute(_locked_stock(), {"id": product.id}).one()
+    return row[0]
+
+
+@cache
+def _locked_stock():
+    # Both rows locked: a row that waited for the lock is read again as it then stands
+    # only if it is locked itself (PostgreSQL reads the rest of the join as of the
+    # statement's start), and the product's cost and version must be the current ones.
+    return (select(ProductStock, Product)
+            .join(Product, Product.id == ProductStock.product_id)
+            .where(ProductStock.product_id == bindparam("id"))
+            .with_for_update(of=(ProductStock, Product))
+            .execution_options(populate_existing=True))
 
 
 def _level(product_id: int, location_id: int) -> StockLevel:
@@ -600,15 +627,19 @@ def reserve_stock(product: Product, quantity: Decimal, *, to: Location | None = 
 
 
 def complete_move(move: StockMove, quantity: Decimal | None = None, *,
-                  by: User | None = None, reference: str | None = None) -> StockMove:
+                  by: User | None = None, reference: str | None = None,
+                  fresh: bool = False) -> StockMove:
     """Turn a reserved (or draft) move into a done one at the current cost. With a
     smaller `quantity`, that much is done and the rest stays reserved as a new move.
-    `reference` replaces the move's (a shipment's number for the part that ships)."""
+    `reference` replaces the move's (a shipment's number for the part that ships).
+    `fresh` says the caller read the move after taking its product's lock, so it is not
+    read again."""
     if move.state not in ("draft", "reserved"):
         raise DomainError(f"This move is already {move.state}.")
     product = move.product
     totals = lock_product(product)
-    db.session.refresh(move)
+    if not fresh:
+        db.session.refresh(move)
     if move.state not in ("draft", "reserved"):
         raise DomainError(f"This move is already {move.state}.")
     quantity = move.quantity if quantity is None else quantity
@@ -625,12 +656,12 @@ def complete_move(move: StockMove, quantity: Decimal | None = None, *,
                   source_id=move.source_id, reference=move.reference, reason=move.reason,
                   by=by)
         move.quantity = quantity
-    move.unit_cost = product.cost
-    if reference is not None:
-        move.reference = reference[:40]
     # _apply_done releases `quantity` of the reservation; the rest stays reserved, now
     # carried by the split-off move.
     _apply_done(move, product, totals, was_reserved=was_reserved)
+    move.unit_cost = product.cost  # set after the levels are read: one UPDATE of the move
+    if reference is not None:
+        move.reference = reference[:40]
     db.session.flush()
     return move
 
@@ -713,11 +744,7 @@ def record_count(at: Location, counted: dict[Product, Decimal], *, reason: str,
     count = StockCount(location=at, reason=reason[:200], counted_by_id=by.id if by else None)
     db.session.add(count)
     db.session.flush()
-    # Lock the products in id order, the order every multi-product operation uses, so a
-    # count and a receipt of the same products cannot deadlock (PostgreSQL).
-    for product in sorted(counted, key=lambda p: p.id):
-        if product.is_stocked:
-            lock_product(product)
+    lock_products(product for product in counted if product.is_stocked)
     moves = []
     for product, quantity in sorted(counted.items(), key=lambda item: item[0].sku_key):
         if quantity is None or quantity < 0:

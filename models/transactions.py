@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 WROTE = "tandem.wrote"
 MEMO = "tandem.memo"
 TRANSACTION_MEMO = "tandem.transaction_memo"
+KEPT = "tandem.kept"
 
 
 def memo(session: Session, key, compute):
@@ -42,6 +43,19 @@ def transaction_memo(session: Session, key, compute):
     if key not in found:
         found[key] = compute()
     return found[key]
+
+
+def commit_kept(session) -> None:
+    """Commit without expiring what the session holds: for a view that answers with a
+    redirect and a message built from what it just wrote. Read back after the commit,
+    those rows would be the same (nothing else changes them between the two), at the
+    cost of a transaction and a statement for each object touched."""
+    real = session() if callable(session) else session  # a scoped session gives its own
+    real.expire_on_commit = False
+    try:
+        real.commit()
+    finally:
+        real.expire_on_commit = True
 
 
 def end_read_only(session: Session) -> None:
@@ -72,10 +86,22 @@ def _executed(state) -> None:
         _wrote(state.session)
 
 
+def holds_earlier_reads(session: Session) -> bool:
+    """Whether the session may hold objects as an earlier transaction read them: a
+    commit that did not expire them (`commit_kept`, a test's stale read) happened."""
+    return session.info.get(KEPT, False)
+
+
 def _ended(session: Session, *args) -> None:
     for key in (WROTE, MEMO, TRANSACTION_MEMO):
         session.info.pop(key, None)
 
 
-for _name in ("after_commit", "after_soft_rollback"):
-    event.listen(Session, _name, _ended)
+@event.listens_for(Session, "after_commit")
+def _committed(session: Session) -> None:
+    _ended(session)
+    if not session.expire_on_commit:
+        session.info[KEPT] = True
+
+
+event.listen(Session, "after_soft_rollback", _ended)

@@ -37,7 +37,7 @@ from models.cases import CreditRequest
 from models.catalog import TaxRate
 from models.company import CompanySettings
 from models.customers import Customer
-from models.documents import lines_for_totals
+from models.documents import get_locked, lines_for_totals
 from models.errors import DomainError
 from models.formkeys import claim_form_key, settle_form_key
 from models.invoicing import (
@@ -67,6 +67,7 @@ from models.payments import allocate_credit, allocations_of, open_invoices
 from models.receivables import standing
 from models.sales import QuoteLineInput, SalesOrder, Shipment
 from models.sequences import insert_ignore
+from models.transactions import commit_kept
 from models.types import parse_quantity
 
 LIST_PARAMS = {"state", "customer", "after", "before"}
@@ -76,8 +77,11 @@ STALE = ("This document was changed by someone else a moment ago. Reload to see 
          "change, then make yours again.")
 
 
-def _doc_or_404(invoice_id: int, kind: str | None = None) -> Invoice:
-    invoice = db.session.get(Invoice, invoice_id)
+def _doc_or_404(invoice_id: int, kind: str | None = None, *, locked: bool = False
+                ) -> Invoice:
+    """The invoice or credit note (of `kind`); `locked` for a view about to change it."""
+    invoice = (get_locked(Invoice, invoice_id) if locked
+               else db.session.get(Invoice, invoice_id))
     if invoice is None or (kind is not None and invoice.kind != kind):
         abort(404)
     return invoice
@@ -180,7 +184,7 @@ def new_invoice():
 @roles(*INVOICE_ROLES)
 def invoice_order_view(order_id: int):
     """A draft invoice for what has shipped on an order (or one shipment of it)."""
-    order = db.session.get(SalesOrder, order_id) or abort(404)
+    order = get_locked(SalesOrder, order_id) or abort(404)
     raw = (request.form.get("shipment_id") or "").strip()
     shipment = None
     if raw:
@@ -198,7 +202,7 @@ def invoice_order_view(order_id: int):
         return redirect_to(url_for("orders.sales_order", order_id=order_id))
     url = doc_url(invoice)
     settle_form_key(key, url)
-    db.session.commit()
+    commit_kept(db.session)
     flash(f"A draft invoice for {order.number} is ready: check it and post it.", "success")
     return redirect_to(url)
 
@@ -489,7 +493,7 @@ def delete_draft_view(invoice_id: int):
 @roles(*INVOICE_ROLES)
 def post_view(invoice_id: int):
     """Post a draft: its number, its journal entry, and it is final."""
-    invoice = _doc_or_404(invoice_id)
+    invoice = _doc_or_404(invoice_id, locked=True)
     form = _post_form(invoice, formdata=request.form)
     if not form.validate():
         return _page(_doc_or_404(invoice_id), status=422, post_form=form, panel="post")
@@ -497,7 +501,7 @@ def post_view(invoice_id: int):
         invoice.check_version(form.version.data)
         post_invoice(invoice, issue_date=form.issue_date.data,
                      exchange_rate=form.exchange_rate.data, by=current_user)
-        db.session.commit()
+        commit_kept(db.session)
     except StaleDataError:
         db.session.rollback()
         return _page(_doc_or_404(invoice_id), status=409, message=STALE, post_form=form,

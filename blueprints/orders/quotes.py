@@ -31,7 +31,7 @@ from models import AuditEntry, db
 from models.activities import log_activity
 from models.company import CompanySettings
 from models.customers import Contact
-from models.documents import lines_for_totals
+from models.documents import get_locked, lines_for_totals
 from models.errors import DomainError
 from models.formkeys import claim_form_key, settle_form_key
 from models.pipeline import Deal
@@ -57,6 +57,7 @@ from models.sales import (
     update_quote,
     update_quote_line,
 )
+from models.transactions import commit_kept
 
 LIST_PARAMS = {"status", "mine", "after", "before"}
 STATUS_FILTERS = ("", "open", "draft", "sent", "expired", "accepted", "declined", "superseded")
@@ -69,7 +70,10 @@ STALE = ("This quote was changed by someone else a moment ago. Reload to see the
 _QUOTE_PAGE = (joinedload(Quote.deal).lazyload(Deal.customer),)
 
 
-def _quote_or_404(quote_id: int) -> Quote:
+def _quote_or_404(quote_id: int, *, locked: bool = False) -> Quote:
+    """The quote with what its page shows; `locked` for a view about to change it."""
+    if locked:
+        return get_locked(Quote, quote_id, options=_QUOTE_PAGE) or abort(404)
     return db.session.get(Quote, quote_id, options=_QUOTE_PAGE) or abort(404)
 
 
@@ -137,7 +141,7 @@ def new_quote():
     quote = create_quote(deal, by=current_user, contact=contact)
     url = url_for("orders.quote", quote_id=quote.id)
     settle_form_key(key, url)
-    db.session.commit()
+    commit_kept(db.session)
     flash(f"{quote.label} is started as a draft. Add its lines.", "success")
     return redirect_to(url)
 
@@ -433,11 +437,11 @@ def send_quote(quote_id: int):
 @roles(*QUOTE_ROLES)
 def mark_quote_sent(quote_id: int):
     """Mark a draft as sent without mail (handed over, sent from elsewhere)."""
-    quote = _quote_or_404(quote_id)
+    quote = _quote_or_404(quote_id, locked=True)
     form = VersionForm()
     try:
         mark_sent(quote, by=current_user, version=form.version.data)
-        db.session.commit()
+        commit_kept(db.session)
     except StaleDataError:
         db.session.rollback()
         return _page(_quote_or_404(quote_id), status=409, message=STALE)
@@ -495,7 +499,7 @@ def decline_quote_view(quote_id: int):
 def accept_quote_view(quote_id: int):
     """The customer accepted: the sales order, the deal won, stock reserved. The form's
     one-time key makes a double click or a retried request land on the same order."""
-    quote = _quote_or_404(quote_id)
+    quote = _quote_or_404(quote_id, locked=True)
     form = AcceptForm()
     if not form.validate():
         return _page(_quote_or_404(quote_id), status=422, accept_form=form, panel="accept")
@@ -515,7 +519,7 @@ def accept_quote_view(quote_id: int):
                      accept_form=form, panel="accept")
     url = url_for("orders.sales_order", order_id=order.id)
     settle_form_key(key, url)
-    db.session.commit()
+    commit_kept(db.session)
     backordered = order_backorders(order)
     flash(f"{quote.label} is accepted: {order.number} is confirmed and the deal is won."
           + (f" {backordered} backordered." if backordered else ""), "success")

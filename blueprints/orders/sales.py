@@ -9,7 +9,7 @@ from decimal import Decimal
 from flask import abort, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from blueprints.orders import bp
@@ -19,7 +19,7 @@ from blueprints.pdf import logo_uri, pdf_response, render_pdf
 from blueprints.web import can, redirect_to, refuse, render, roles, url_page
 from models import AuditEntry, db
 from models.company import CompanySettings
-from models.documents import lines_for_totals
+from models.documents import get_locked, lines_for_totals
 from models.errors import DomainError
 from models.formkeys import claim_form_key, settle_form_key
 from models.sales import (
@@ -38,6 +38,7 @@ from models.sales import (
     reserved_by_line,
     ship,
 )
+from models.transactions import commit_kept
 
 LIST_PARAMS = {"status", "after", "before"}
 STATUS_FILTERS = {"": ORDER_STATUSES, "open": ("confirmed", "partial")} | {
@@ -46,12 +47,18 @@ STALE = ("This order was changed by someone else a moment ago. Reload to see the
          "then make yours again.")
 
 
-def _order_or_404(order_id: int) -> SalesOrder:
+def _order_or_404(order_id: int, *, locked: bool = False) -> SalesOrder:
+    """The order; `locked` for a view about to change it."""
+    if locked:
+        return get_locked(SalesOrder, order_id) or abort(404)
     return db.session.get(SalesOrder, order_id) or abort(404)
 
 
 # the order page lists every shipment with what it carried: loaded with the order
 _SHIPMENTS = selectinload(SalesOrder.shipments).selectinload(Shipment.lines)
+# and names its deal and quote: their own rows joined in, not what each of them joins
+_ORDER_PAGE = (_SHIPMENTS, joinedload(SalesOrder.deal).lazyload("*"),
+               joinedload(SalesOrder.quote).lazyload("*"))
 
 
 @bp.route("/sales")
@@ -105,7 +112,7 @@ def _page(order: SalesOrder, *, status: int = 200, message: str | None = None,
 def show_sales_order(order_id: int):
     """A sales order: lines with ordered / reserved / shipped / invoiced, its shipments,
     and the way back to its quote and deal."""
-    return _page(db.session.get(SalesOrder, order_id, options=[_SHIPMENTS]) or abort(404))
+    return _page(db.session.get(SalesOrder, order_id, options=_ORDER_PAGE) or abort(404))
 
 
 @bp.route("/sales/<int:order_id>/cancel", methods=["POST"])
@@ -174,7 +181,7 @@ def _ship_page(order: SalesOrder, form: ShipForm, *, typed=None, errors=None,
 @roles(*SHIP_ROLES)
 def ship_view(order_id: int):
     """Record a shipment: quantities per line (partial allowed), carrier, tracking."""
-    order = _order_or_404(order_id)
+    order = _order_or_404(order_id, locked=request.method == "POST")
     if request.method == "GET":
         if not order.is_open:
             flash(f"{order.number} is {order.status_label.lower()}; nothing is left to ship.",
@@ -203,7 +210,7 @@ def ship_view(order_id: int):
                           message=message)
     url = url_for("orders.sales_order", order_id=order.id) + f"#shipment-{shipment.id}"
     settle_form_key(key, url)
-    db.session.commit()
+    commit_kept(db.session)
     flash(f"{shipment.number} is recorded: {order.delivery.lower()}.", "success")
     return redirect_to(url)
 
