@@ -33,7 +33,9 @@ class Server:
             self.port = s.getsockname()[1]
         self.base = f"http://127.0.0.1:{self.port}"
         self.count = workers
-        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": secret_key}
+        # PYTHONFAULTHANDLER: a worker that crashes leaves its Python stack in the log
+        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": secret_key,
+               "PYTHONFAULTHANDLER": "1"}
         env.pop("TANDEM_ENV", None)
         self.log = open(log_path, "w")  # noqa: SIM115 (closed in stop)
         self.proc = subprocess.Popen(
