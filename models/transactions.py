@@ -60,16 +60,12 @@ def commit_kept(session) -> None:
 
 def end_read_only(session: Session) -> None:
     """Commit the session's transaction if it is open and wrote nothing (no flush, no
-    write statement, no change waiting); otherwise leave it to be rolled back.
-
-    What the session loaded is kept, not expired: the page is made and nothing reads
-    it again, and expiring the records of a long list cost more than the commit (a
-    follow-ups page holds some 550)."""
+    write statement, no change waiting); otherwise leave it to be rolled back."""
     if (not session.in_transaction() or session.info.get(WROTE)
             or session.new or session.dirty or session.deleted):
         return
     try:
-        commit_kept(session)
+        session.commit()
     except Exception:  # a commit that fails has nothing to keep: roll back as before
         session.rollback()
 

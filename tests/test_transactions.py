@@ -75,19 +75,3 @@ def test_pages_end_with_commit_and_keep_prepared_statements(app, client, login):
         with app.app_context():
             prepared = db.session.scalar(text("SELECT count(*) FROM pg_prepared_statements"))
         assert prepared > 0
-
-
-def test_end_read_only__keeps_what_the_page_loaded(db):
-    """Does the commit that ends a read-only request leave the records it loaded as
-    they are (expiring a long list's records cost more than the commit), so that
-    reading them again sends nothing?"""
-    from tests.helpers import statements_of
-
-    customer = make_customer(name="Loaded Once")
-    db.session.commit()
-    session: Session = db.session()
-    assert session.get(Customer, customer.id).name == "Loaded Once"
-    seen = _ends(session)
-    end_read_only(session)
-    again, name = statements_of(db.engine, lambda: customer.name)
-    assert seen == ["commit"] and name == "Loaded Once" and again == []
