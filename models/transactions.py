@@ -45,19 +45,6 @@ def transaction_memo(session: Session, key, compute):
     return found[key]
 
 
-def commit_kept(session) -> None:
-    """Commit without expiring what the session holds: for a view that answers with a
-    redirect and a message built from what it just wrote. Read back after the commit,
-    those rows would be the same (nothing else changes them between the two), at the
-    cost of a transaction and a statement for each object touched."""
-    real = session() if callable(session) else session  # a scoped session gives its own
-    real.expire_on_commit = False
-    try:
-        real.commit()
-    finally:
-        real.expire_on_commit = True
-
-
 def end_read_only(session: Session) -> None:
     """Commit the session's transaction if it is open and wrote nothing (no flush, no
     write statement, no change waiting); otherwise leave it to be rolled back."""
@@ -88,7 +75,8 @@ def _executed(state) -> None:
 
 def holds_earlier_reads(session: Session) -> bool:
     """Whether the session may hold objects as an earlier transaction read them: a
-    commit that did not expire them (`commit_kept`, a test's stale read) happened."""
+    commit that did not expire them (expire_on_commit off, as a test's stale read does)
+    happened."""
     return session.info.get(KEPT, False)
 
 

@@ -67,7 +67,6 @@ from models.payments import allocate_credit, allocations_of, open_invoices
 from models.receivables import standing
 from models.sales import QuoteLineInput, SalesOrder, Shipment
 from models.sequences import insert_ignore
-from models.transactions import commit_kept
 from models.types import parse_quantity
 
 LIST_PARAMS = {"state", "customer", "after", "before"}
@@ -202,7 +201,7 @@ def invoice_order_view(order_id: int):
         return redirect_to(url_for("orders.sales_order", order_id=order_id))
     url = doc_url(invoice)
     settle_form_key(key, url)
-    commit_kept(db.session)
+    db.session.commit()
     flash(f"A draft invoice for {order.number} is ready: check it and post it.", "success")
     return redirect_to(url)
 
@@ -501,7 +500,7 @@ def post_view(invoice_id: int):
         invoice.check_version(form.version.data)
         post_invoice(invoice, issue_date=form.issue_date.data,
                      exchange_rate=form.exchange_rate.data, by=current_user)
-        commit_kept(db.session)
+        db.session.commit()
     except StaleDataError:
         db.session.rollback()
         return _page(_doc_or_404(invoice_id), status=409, message=STALE, post_form=form,

@@ -36,7 +36,6 @@ from models.payments import (
 from models.purchasing import VendorBill, record_expense_bill
 from models.receivables import overdue_customers, standing
 from models.sales import CREDIT_ROLES, SalesOrder, decide_credit_hold
-from models.transactions import commit_kept
 from models.types import parse_money
 
 LIST_PARAMS = {"direction", "after", "before"}
@@ -146,7 +145,7 @@ def _record_posted(form, direction: str, partner, documents, record):
         return _refused(error, form, direction, partner, typed, errors)
     url = url_for("ledger.payment", payment_id=payment.id)
     settle_form_key(key, url)
-    commit_kept(db.session)
+    db.session.commit()
     rest = ("stays as credit" if direction == "in" else "stays on account")
     flash(f"{payment.number} is recorded" + (
         f"; {payment.currency} {payment.open_amount:,.2f} {rest}."

@@ -57,7 +57,6 @@ from models.sales import (
     update_quote,
     update_quote_line,
 )
-from models.transactions import commit_kept
 
 LIST_PARAMS = {"status", "mine", "after", "before"}
 STATUS_FILTERS = ("", "open", "draft", "sent", "expired", "accepted", "declined", "superseded")
@@ -141,7 +140,7 @@ def new_quote():
     quote = create_quote(deal, by=current_user, contact=contact)
     url = url_for("orders.quote", quote_id=quote.id)
     settle_form_key(key, url)
-    commit_kept(db.session)
+    db.session.commit()
     flash(f"{quote.label} is started as a draft. Add its lines.", "success")
     return redirect_to(url)
 
@@ -441,7 +440,7 @@ def mark_quote_sent(quote_id: int):
     form = VersionForm()
     try:
         mark_sent(quote, by=current_user, version=form.version.data)
-        commit_kept(db.session)
+        db.session.commit()
     except StaleDataError:
         db.session.rollback()
         return _page(_quote_or_404(quote_id), status=409, message=STALE)
@@ -519,7 +518,7 @@ def accept_quote_view(quote_id: int):
                      accept_form=form, panel="accept")
     url = url_for("orders.sales_order", order_id=order.id)
     settle_form_key(key, url)
-    commit_kept(db.session)
+    db.session.commit()
     backordered = order_backorders(order)
     flash(f"{quote.label} is accepted: {order.number} is confirmed and the deal is won."
           + (f" {backordered} backordered." if backordered else ""), "success")

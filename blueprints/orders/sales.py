@@ -38,7 +38,6 @@ from models.sales import (
     reserved_by_line,
     ship,
 )
-from models.transactions import commit_kept
 
 LIST_PARAMS = {"status", "after", "before"}
 STATUS_FILTERS = {"": ORDER_STATUSES, "open": ("confirmed", "partial")} | {
@@ -210,7 +209,7 @@ def ship_view(order_id: int):
                           message=message)
     url = url_for("orders.sales_order", order_id=order.id) + f"#shipment-{shipment.id}"
     settle_form_key(key, url)
-    commit_kept(db.session)
+    db.session.commit()
     flash(f"{shipment.number} is recorded: {order.delivery.lower()}.", "success")
     return redirect_to(url)
 
