@@ -35,10 +35,8 @@ def lock_document(document):
 
     def lock():
         db.session.flush()  # a refresh would drop unsaved changes
-        if (db.session.get_bind().dialect.name != "sqlite"
-                or holds_earlier_reads(db.session)):
-            db.session.execute(select(model.id).where(model.id == document.id)
-                               .with_for_update())
+        if _must_read_locked():
+            _take_row_lock(model, document.id)
             db.session.refresh(document)
         return True
 
@@ -51,17 +49,30 @@ def get_locked(model, ident: int, *, options=()):
     a view about to change it: where loading it and then locking it (`lock_document`)
     reads it twice on PostgreSQL. The rule the view calls finds it locked."""
     session = db.session
-    if session.get_bind().dialect.name == "sqlite" and not holds_earlier_reads(session):
+    if not _must_read_locked():
         found = session.get(model, ident, options=options)
     else:
         session.flush()
-        if session.execute(select(model.id).where(model.id == ident)
-                           .with_for_update()).first() is None:
+        if not _take_row_lock(model, ident):
             return None
         found = session.get(model, ident, options=options, populate_existing=True)
     if found is not None:
         transaction_memo(session, ("locked", model.__name__, ident), lambda: True)
     return found
+
+
+def _must_read_locked() -> bool:
+    """Whether a document must be locked and read again to be current: always on
+    PostgreSQL; on SQLite only when the session holds what an earlier transaction read
+    (a POST's own transaction holds the write lock from its first statement)."""
+    return (db.session.get_bind().dialect.name != "sqlite"
+            or holds_earlier_reads(db.session))
+
+
+def _take_row_lock(model, ident: int) -> bool:
+    """SELECT … FOR UPDATE the row; False when there is none."""
+    return db.session.execute(select(model.id).where(model.id == ident)
+                              .with_for_update()).first() is not None
 
 
 def without_joined(model) -> list:
