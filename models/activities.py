@@ -33,6 +33,7 @@ from sqlalchemy.orm import (
 from models import db
 from models.customers import Contact, Customer
 from models.errors import DomainError, NotAllowed
+from models.paging import Page, keyset_page
 from models.users import User, as_utc, utcnow
 from models.versioned import Versioned
 
@@ -132,7 +133,7 @@ def _timeline(by: str | None):
     elif by == "customer":
         # a customer's timeline names each activity's deal: loaded with the page
         query = query.where(Activity.customer_id == bindparam("id")).options(
-            selectinload(Activity.deal).lazyload("*"))
+            joinedload(Activity.deal).lazyload("*"))
     return (query.order_by(Activity.created_at.desc(), Activity.id.desc())
             .limit(bindparam("limit")))
 
@@ -147,7 +148,11 @@ KIND_LABELS = {"call": "Call", "email": "Email", "meeting": "Meeting", "note": "
 CALENDAR_KINDS = {"task": timedelta(minutes=30), "meeting": timedelta(hours=1)}
 MAX_SUBJECT = 200
 MAX_BODY = 10_000
-FOLLOWUP_GROUP_LIMIT = 50  # rows a group lists; its count covers them all
+# My follow-ups' groups, in the page's order; each lists its first FOLLOWUP_FIRST rows
+# (its count covers them all) and shows FOLLOWUP_MORE more at a time.
+FOLLOWUP_GROUPS = ("overdue", "today", "upcoming", "undated", "done")
+FOLLOWUP_FIRST = 10
+FOLLOWUP_MORE = 25
 DONE_RECENTLY = timedelta(days=7)
 
 
@@ -229,22 +234,43 @@ def _day_start(now: datetime) -> datetime:
     return datetime.combine(now.date(), time(0), tzinfo=UTC)
 
 
-def followups(user: User, now: datetime | None = None) -> dict[str, list[Activity]]:
+def followups(user: User, now: datetime | None = None) -> dict[str, Page]:
     """The user's open follow-ups by their UTC date: overdue, today, upcoming, undated
     (open tasks without a due date), and what they ticked off in the last seven days;
-    each the first FOLLOWUP_GROUP_LIMIT (`followup_counts` says how many there are)."""
-    values = {**_followup_values(user, now), "limit": FOLLOWUP_GROUP_LIMIT}
-    return {key: list(db.session.scalars(query, values).unique())
-            for key, query in _followup_pages().items()}
+    each group's first FOLLOWUP_FIRST rows and the cursor of its next ones
+    (`followup_counts` says how many there are)."""
+    values = _followup_values(user, now)
+    return {group: _followup_page(group, values, None, FOLLOWUP_FIRST)
+            for group in FOLLOWUP_GROUPS}
 
 
-def followup_counts(user: User, groups: dict[str, list[Activity]],
+def more_followups(user: User, group: str, after: str, now: datetime | None = None) -> Page:
+    """The next FOLLOWUP_MORE rows of one group of `followups` after a page's cursor (a
+    broken cursor or an unknown group is a ValueError)."""
+    if group not in FOLLOWUP_GROUPS:
+        raise ValueError("There is no such group of follow-ups.")
+    return _followup_page(group, _followup_values(user, now), after, FOLLOWUP_MORE)
+
+
+def _followup_page(group: str, values: dict, after: str | None, per_page: int) -> Page:
+    query, key_col, descending = _followup_keysets()[group]
+    return keyset_page(query, key_col, Activity.id, descending=descending, after=after,
+                       per_page=per_page, params=values,
+                       key_of=lambda row: as_utc(getattr(row, key_col.key)))
+
+
+def followup_counts(user: User, pages: dict[str, Page],
                     now: datetime | None = None) -> dict[str, int]:
     """How many follow-ups each group of `followups` holds: its length, counted in SQL
-    (from the (assignee, done, date) indexes) only for a group that reached the limit."""
-    values = _followup_values(user, now)
-    return {key: len(rows) if len(rows) < FOLLOWUP_GROUP_LIMIT else db.session.scalar(
-        _followup_counts()[key], values) for key, rows in groups.items()}
+    (from the (assignee, done, date) indexes) only for a group with more to show."""
+    counts = {key: len(page.items) for key, page in pages.items() if not page.next_cursor}
+    longer = [key for key in pages if key not in counts]
+    if longer:  # one statement, a count subquery a group
+        counted = db.session.execute(
+            select(*(_followup_counts()[key] for key in longer)),
+            _followup_values(user, now)).one()
+        counts.update(zip(longer, counted, strict=True))
+    return {key: counts[key] for key in pages}
 
 
 def _followup_values(user: User, now: datetime | None) -> dict:
@@ -257,42 +283,45 @@ def _followup_values(user: User, now: datetime | None) -> dict:
 
 @cache
 def _followup_queries() -> dict:
-    """Each group's SELECT, built once (the page runs five or more a request); the user
-    and the day are bound at each run (_followup_values)."""
+    """Each group's SELECT and its sort (key column, descending), built once (the page
+    runs five or more a request); the user and the day are bound at each run
+    (_followup_values)."""
     def at(name):
         return bindparam(name, type_=Activity.due_at.type)
 
     mine_open = select(Activity).where(Activity.assignee_id == bindparam("user_id"),
                                        Activity.done.is_(False))
-    dated = mine_open.where(Activity.due_at.is_not(None)).order_by(Activity.due_at, Activity.id)
+    dated = mine_open.where(Activity.due_at.is_not(None))
     return {
-        "overdue": dated.where(Activity.due_at < at("today")),
-        "today": dated.where(Activity.due_at >= at("today"), Activity.due_at < at("tomorrow")),
-        "upcoming": dated.where(Activity.due_at >= at("tomorrow")),
-        "undated": mine_open.where(Activity.due_at.is_(None), Activity.kind == "task")
-        .order_by(Activity.created_at, Activity.id),
-        "done": select(Activity).where(
+        "overdue": (dated.where(Activity.due_at < at("today")), Activity.due_at, False),
+        "today": (dated.where(Activity.due_at >= at("today"), Activity.due_at < at("tomorrow")),
+                  Activity.due_at, False),
+        "upcoming": (dated.where(Activity.due_at >= at("tomorrow")), Activity.due_at, False),
+        "undated": (mine_open.where(Activity.due_at.is_(None), Activity.kind == "task"),
+                    Activity.created_at, False),
+        "done": (select(Activity).where(
             Activity.assignee_id == bindparam("user_id"), Activity.done.is_(True),
             Activity.done_at >= bindparam("done_since", type_=Activity.done_at.type),
-            Activity.due_at.is_not(None) | (Activity.kind == "task"))
-        .order_by(Activity.done_at.desc(), Activity.id.desc()),
+            Activity.due_at.is_not(None) | (Activity.kind == "task")),
+            Activity.done_at, True),
     }
 
 
 @cache
-def _followup_pages() -> dict:
-    # Up to 250 rows a page: each brings its customer's and deal's names, not their own
-    # joined relations (the assignee is the user, loaded already).
+def _followup_keysets() -> dict:
+    # Each row brings its customer's and deal's names, not their own joined relations
+    # (the assignee is the user, loaded already).
     options = (lazyload(Activity.assignee), joinedload(Activity.customer).lazyload("*"),
-               selectinload(Activity.deal).lazyload("*"))
-    return {key: query.options(*options).limit(bindparam("limit"))
-            for key, query in _followup_queries().items()}
+               joinedload(Activity.deal).lazyload("*"))
+    return {key: (query.options(*options), key_col, descending)
+            for key, (query, key_col, descending) in _followup_queries().items()}
 
 
 @cache
 def _followup_counts() -> dict:
-    return {key: select(func.count()).select_from(query.order_by(None).subquery())
-            for key, query in _followup_queries().items()}
+    return {key: select(func.count()).select_from(query.subquery()).scalar_subquery()
+            .label(f"{key}_count")
+            for key, (query, _key_col, _descending) in _followup_queries().items()}
 
 
 def followup_state(activity: Activity, now: datetime | None = None) -> str:

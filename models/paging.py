@@ -56,10 +56,12 @@ class Page:
 
 
 def keyset_page(query, key_col, id_col, *, descending: bool, after: str | None = None,
-                before: str | None = None, per_page: int = 25, key_of=None) -> Page:
+                before: str | None = None, per_page: int = 25, key_of=None,
+                params: dict | None = None) -> Page:
     """Run `query` for one page ordered by (key_col, id_col).
 
-    `key_of(row)` gives the sort key of a result row (default: getattr by column key).
+    `key_of(row)` gives the sort key of a result row (default: getattr by column key);
+    `params` binds the query's own bindparams.
     """
     key_of = key_of or (lambda row: getattr(row, key_col.key))
     pair = tuple_(key_col, id_col)
@@ -83,7 +85,7 @@ def keyset_page(query, key_col, id_col, *, descending: bool, after: str | None =
         query = query.where(pair > bound(before) if descending else pair < bound(before))
     ascending_now = descending == backwards
     order = (key_col.asc(), id_col.asc()) if ascending_now else (key_col.desc(), id_col.desc())
-    rows = list(db.session.scalars(query.order_by(*order).limit(per_page + 1)).unique())
+    rows = list(db.session.scalars(query.order_by(*order).limit(per_page + 1), params).unique())
     more = len(rows) > per_page
     rows = rows[:per_page]
     if backwards:

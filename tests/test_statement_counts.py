@@ -1175,6 +1175,10 @@ def world(database_url):
     from models.activities import new_calendar_token
     from models.ledger import account_for
 
+    # My follow-ups lists each group's first rows (and more on request): here all of
+    # them, so the page shows every row the lists grow by.
+    limits = pytest.MonkeyPatch()
+    limits.setattr("models.activities.FOLLOWUP_FIRST", BIG)
     serve = make_test_app(keep=True, TANDEM_PER_PAGE=BIG)
     serve.test_client_class = TandemClient
     body = make_test_app(keep=True)
@@ -1213,6 +1217,7 @@ def world(database_url):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+    limits.undo()
 
 
 def _compare(world, page, few, many):

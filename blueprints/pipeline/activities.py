@@ -38,6 +38,7 @@ from models.activities import (
     followup_state,
     log_activity,
     may_change_activity,
+    more_followups,
     new_calendar_token,
     set_done,
     timeline,
@@ -242,17 +243,40 @@ def toggle_activity(activity_id: int):
 
 # --- My follow-ups ---------------------------------------------------------------------
 
+# Each group's heading and what it says when empty, in the page's order.
+FOLLOWUP_SECTIONS = {
+    "overdue": ("Overdue", "Nothing overdue."),
+    "today": ("Today", "Nothing due today."),
+    "upcoming": ("Upcoming", "Nothing planned after today."),
+    "undated": ("No date", ""),
+    "done": ("Done recently", "Nothing ticked off in the last seven days."),
+}
+
+
 @bp.route("/activities")
 @roles(*ALL_ROLES)
 def followups():
-    """My follow-ups: open tasks, meetings and calls by due date, ticked off in place."""
-    if request.args:
+    """My follow-ups: open tasks, meetings and calls by due date, ticked off in place.
+
+    Each group lists its first rows; "Show more" asks ?group=…&after=<cursor> for the
+    next ones: the rows alone for htmx (they replace the button), else a page of that
+    group with a link to its next rows.
+    """
+    group, after = request.args.get("group"), request.args.get("after")
+    if set(request.args) - {"group", "after"} or (group is None) != (after is None):
         abort(400, "This page takes no filters.")
     now = utcnow()
-    groups = followup_groups(current_user, now)
-    return render("pipeline/followups.html", groups=groups,
-                  counts=followup_counts(current_user, groups, now),
-                  next_url=url_for("pipeline.followups"))
+    next_url = url_for("pipeline.followups")
+    if group is not None:
+        try:
+            page = more_followups(current_user, group, after, now)
+        except ValueError as error:
+            abort(400, str(error))
+        return render("pipeline/followups_more.html", block="rows", group=group,
+                      section=FOLLOWUP_SECTIONS[group], page=page, next_url=next_url)
+    pages = followup_groups(current_user, now)
+    return render("pipeline/followups.html", pages=pages, sections=FOLLOWUP_SECTIONS,
+                  counts=followup_counts(current_user, pages, now), next_url=next_url)
 
 
 # --- Calendar feed ---------------------------------------------------------------------

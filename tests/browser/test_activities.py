@@ -5,12 +5,14 @@ Every test runs at desk and phone width; every state it reaches is checked by ax
 """
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 from playwright.sync_api import expect
 from sqlalchemy import select
 
 from models import Activity, Contact
+from models.activities import FOLLOWUP_FIRST
 from models.pipeline import create_deal, ensure_stages
 from models.users import utcnow
 from tests.browser.conftest import check_a11y, screenshot, sign_in_as
@@ -143,6 +145,37 @@ def test_followups__tick_done_in_place(page, viewport, users, db):
     expect(row.get_by_role("button", name=re.compile("Mark done"))).to_be_visible()
     _assert_not_reloaded(page)
     assert not _fresh(db).get(Activity, task.id).done
+
+
+def test_followups__show_more_in_place(page, viewport, users, db):
+    """With more overdue tasks than the group lists at first, does "Show more" add the
+    rest under them without a reload, and can one of those be ticked off in place?"""
+    customer = make_customer(name="Initech")
+    now = utcnow()
+    tasks = [Activity(kind="task", subject=f"Overdue task {n:02d}", customer_id=customer.id,
+                      assignee_id=users["sales"].id, due_at=now - timedelta(days=30 - n),
+                      done=False) for n in range(FOLLOWUP_FIRST + 2)]
+    db.session.add_all(tasks)
+    db.session.commit()
+    sign_in_as(page, "sales")
+    page.goto("/pipeline/activities")
+    group = page.locator("#group-overdue")
+    expect(group.locator("h2")).to_contain_text(f"({FOLLOWUP_FIRST + 2})")
+    expect(group.locator("li.followup")).to_have_count(FOLLOWUP_FIRST)
+    _mark_document(page)
+    group.get_by_role("link", name="Show more").click()
+    expect(group.locator("li.followup")).to_have_count(FOLLOWUP_FIRST + 2)
+    expect(group.get_by_role("link", name="Show more")).to_have_count(0)
+    expect(group.locator(".activity-subject")).to_have_text(
+        [task.subject for task in tasks])
+    _assert_not_reloaded(page)
+    check_a11y(page)
+    screenshot(page, "activities-followups-more", viewport)
+    last = group.locator(f"#followup-{tasks[-1].id}")
+    last.get_by_role("button", name=re.compile("Mark done")).click()
+    expect(last.get_by_role("button", name=re.compile("Undo"))).to_be_visible()
+    _assert_not_reloaded(page)
+    assert _fresh(db).get(Activity, tasks[-1].id).done
 
 
 def test_calendar__make_a_secret_link_and_subscribe(page, viewport, users, db):

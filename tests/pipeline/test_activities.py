@@ -517,7 +517,7 @@ def test_followups__grouped_by_utc_date(app, db, users):
           subject="not mine")
     _task(db, customer, me, due_at=None, subject="logged call", kind="call", done=True,
           done_at=NOW - timedelta(hours=1))
-    groups = {k: [a.subject for a in v] for k, v in followups(me, now=NOW).items()}
+    groups = {k: [a.subject for a in v.items] for k, v in followups(me, now=NOW).items()}
     assert groups["overdue"] == ["late"]
     assert groups["today"] == ["dawn", "meet", "dusk"]
     assert groups["upcoming"] == ["next"]
@@ -528,9 +528,9 @@ def test_followups__grouped_by_utc_date(app, db, users):
 
 def test_followups_page__a_long_group_lists_the_first_and_counts_them_all(
         client, login, db, users, monkeypatch):
-    """With more overdue follow-ups than a group lists: are the oldest listed, does the
-    count say how many there are, and does the page say it lists only the first?"""
-    monkeypatch.setattr("models.activities.FOLLOWUP_GROUP_LIMIT", 2)
+    """With more overdue follow-ups than a group lists at first: are the oldest listed,
+    does the count say how many there are, and is there a "Show more" link?"""
+    monkeypatch.setattr("models.activities.FOLLOWUP_FIRST", 2)
     customer = make_customer()
     today = datetime.combine(utcnow().date(), datetime.min.time(), tzinfo=UTC)
     for days in (3, 1, 2):
@@ -541,11 +541,104 @@ def test_followups_page__a_long_group_lists_the_first_and_counts_them_all(
     body = client.get("/pipeline/activities").get_data(as_text=True)
     overdue = body.split('id="group-overdue"')[1].split("</section>")[0]
     assert "Overdue <span class=\"count muted\">(3)</span>" in overdue
-    assert "The first 2 are listed." in overdue
-    assert "3 days late" in overdue and "2 days late" in overdue
-    assert "1 days late" not in overdue
+    assert _group_subjects(body, "overdue") == ["3 days late", "2 days late"]
+    assert "Show more" in overdue and "/pipeline/activities?group=overdue&amp;after=" in overdue
     upcoming = body.split('id="group-upcoming"')[1].split("</section>")[0]
-    assert "(1)" in upcoming and "are listed" not in upcoming
+    assert "(1)" in upcoming and "Show more" not in upcoming
+
+
+def _more_link(html: str) -> str | None:
+    match = re.search(r'class="followup-more"><a class="button small" href="([^"]+)"', html)
+    return match.group(1).replace("&amp;", "&") if match else None
+
+
+@pytest.mark.parametrize("group", ["overdue", "upcoming", "undated", "done"])
+def test_followups_page__show_more_walks_a_group_to_its_end(client, login, db, users,
+                                                           monkeypatch, group):
+    """Does "Show more" (as htmx asks it) bring a group's next rows in its order, each
+    once, with a link to the rest until there is none, whatever the group's sort
+    (by due date, by creation, latest done first)? Tasks sharing a date keep their order
+    by id, so none is skipped or repeated."""
+    monkeypatch.setattr("models.activities.FOLLOWUP_FIRST", 2)
+    monkeypatch.setattr("models.activities.FOLLOWUP_MORE", 3)
+    me = users["sales"]
+    customer = make_customer()
+    now = utcnow()
+    today = datetime.combine(now.date(), datetime.min.time(), tzinfo=UTC)
+    expected = []
+    for n in range(7):
+        shared = n in (3, 4)  # two with the same time: the id decides
+        offset = timedelta(hours=30 if shared else 24 * (n + 2))
+        subject = f"{group} {n}"
+        if group == "overdue":
+            _task(db, customer, me, due_at=today - timedelta(days=30) + offset, subject=subject)
+        elif group == "upcoming":
+            _task(db, customer, me, due_at=today + timedelta(days=2) + offset, subject=subject)
+        elif group == "undated":
+            task = _task(db, customer, me, due_at=None, subject=subject)
+            task.created_at = now - timedelta(days=30) + offset
+        else:
+            _task(db, customer, me, due_at=today, subject=subject, done=True,
+                  done_at=now - timedelta(days=6) + offset)
+        expected.append((offset, n, subject))  # n grows with the id
+    db.session.commit()
+    expected = [subject for _, _, subject in sorted(expected, reverse=group == "done")]
+    login("sales")
+    body = client.get("/pipeline/activities").get_data(as_text=True)
+    seen = _group_subjects(body, group)
+    more = _more_link(body.split(f'id="group-{group}"')[1].split("</section>")[0])
+    rounds = 0
+    while more:
+        response = client.htmx("get", more)
+        assert response.status_code == 200
+        fragment = response.get_data(as_text=True)
+        assert "<html" not in fragment and "<section" not in fragment
+        seen += re.findall(r'class="activity-subject">([^<]*)<', fragment)
+        more = _more_link(fragment)
+        rounds += 1
+    assert seen == expected
+    assert rounds == 2  # 2 first, then 3 and 2
+
+
+def test_followups_page__show_more_without_js_is_a_page_of_that_group(client, login, db,
+                                                                      users, monkeypatch):
+    """Without htmx, does the "Show more" link open a page of that group's next rows,
+    with the way back and a link to the rows after them?"""
+    monkeypatch.setattr("models.activities.FOLLOWUP_FIRST", 1)
+    monkeypatch.setattr("models.activities.FOLLOWUP_MORE", 1)
+    customer = make_customer()
+    today = datetime.combine(utcnow().date(), datetime.min.time(), tzinfo=UTC)
+    for days in (1, 2, 3):
+        _task(db, customer, users["sales"], due_at=today + timedelta(days=days),
+              subject=f"In {days} days")
+    login("sales")
+    more = _more_link(client.get("/pipeline/activities").get_data(as_text=True))
+    response = client.get(more)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<h1>My follow-ups: Upcoming</h1>" in body
+    assert re.findall(r'class="activity-subject">([^<]*)<', body) == ["In 2 days"]
+    assert 'href="/pipeline/activities"' in body and _more_link(body)
+    last = client.get(_more_link(body)).get_data(as_text=True)
+    assert re.findall(r'class="activity-subject">([^<]*)<', last) == ["In 3 days"]
+    assert _more_link(last) is None
+
+
+@pytest.mark.parametrize("query", [
+    "group=overdue",  # no cursor
+    "after=abc",  # no group
+    "group=overdue&after=not-a-cursor",
+    "group=everything&after=WzEsMV0",  # a cursor, an unknown group
+    "group=overdue&after=WyJ4IiwxXQ",  # a cursor whose key is not a time
+    "group=overdue&after=WzEsMV0&user=1",
+])
+def test_followups_page__a_broken_show_more_link_is_a_400(client, login, db, query):
+    """Is a "Show more" request with a missing, broken or tampered part a 400 that says
+    so, for htmx and without?"""
+    login("sales")
+    for response in (client.get(f"/pipeline/activities?{query}"),
+                     client.htmx("get", f"/pipeline/activities?{query}")):
+        assert response.status_code == 400
 
 
 def test_followups_page__groups_and_toggles(client, login, db, users):
