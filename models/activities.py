@@ -27,7 +27,6 @@ from sqlalchemy.orm import (
     lazyload,
     mapped_column,
     relationship,
-    selectinload,
 )
 
 from models import db

@@ -29,7 +29,14 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
-from sqlalchemy.orm import Mapped, contains_eager, mapped_column, relationship
+from sqlalchemy.orm import (
+    Mapped,
+    aliased,
+    contains_eager,
+    lazyload,
+    mapped_column,
+    relationship,
+)
 
 from models import db
 from models.catalog import Product, Supplier, TaxRate
@@ -706,10 +713,12 @@ def on_order_subquery():
     """Per product, what open purchase orders still bring (ordered - received), as a
     raw scaled integer column `on_order`."""
     outstanding = func.sum(_raw(PurchaseLine.quantity) - _raw(PurchaseLine.received))
+    # the open orders' lines, found from the (status, id) index and each order's lines:
+    # a join let SQLite walk every purchase line ever (by product, for the grouping)
+    open_orders = select(PurchaseOrder.id).where(PurchaseOrder.status.in_(OPEN_STATUSES))
     return (select(PurchaseLine.product_id.label("product_id"),
                    outstanding.label("on_order"))
-            .join(PurchaseOrder, PurchaseOrder.id == PurchaseLine.order_id)
-            .where(PurchaseOrder.status.in_(OPEN_STATUSES),
+            .where(PurchaseLine.order_id.in_(open_orders),
                    PurchaseLine.quantity > PurchaseLine.received)
             .group_by(PurchaseLine.product_id).subquery())
 
@@ -718,28 +727,50 @@ def reorder_suggestions(product_ids=None) -> list[Suggestion]:
     """Active stocked products whose available quantity, with what is already on order,
     is below their reorder point; each suggests its reorder quantity, or more when that
     would not reach the point."""
+    query = _reorder_query()
+    if product_ids is not None:
+        query = query.where(Product.id.in_(list(product_ids)))
+    return [_suggestion(*row) for row in db.session.execute(query).unique()]
+
+
+def reorder_watch(first: int) -> tuple[list[Suggestion], int]:
+    """The first `first` of `reorder_suggestions` and how many there are, in one
+    statement: the dashboard lists a few of a hundred or more, and loads only those."""
+    # counted and cut outside: with the LIMIT on the same SELECT, PostgreSQL walked the
+    # products by the sort's index and probed stock for each (3x slower at scale 1)
+    inner = (_reorder_query().add_columns(func.count().over().label("suggested"))
+             .order_by(None).subquery())
+    product = aliased(Product, inner)
+    query = (select(product, inner.c.on_hand, inner.c.reserved, inner.c.incoming,
+                    inner.c.suggested)
+             .order_by(inner.c.preferred_supplier_id, inner.c.sku_key)
+             .options(lazyload("*")).limit(first))
+    rows = db.session.execute(query).all()
+    return [_suggestion(*row[:4]) for row in rows], (rows[0][4] if rows else 0)
+
+
+def _reorder_query():
     on_order = on_order_subquery()
     on_hand = func.coalesce(_raw(ProductStock.on_hand), 0)
     reserved = func.coalesce(_raw(ProductStock.reserved), 0)
     incoming = func.coalesce(on_order.c.on_order, 0)
-    query = (select(Product, type_coerce(on_hand, Quantity()),
-                    type_coerce(reserved, Quantity()), type_coerce(incoming, Quantity()))
-             .outerjoin(ProductStock, ProductStock.product_id == Product.id)
-             .outerjoin(on_order, on_order.c.product_id == Product.id)
-             .where(Product.kind == "stocked", Product.active.is_(True),
-                    Product.reorder_point > 0,
-                    on_hand - reserved + incoming < _raw(Product.reorder_point))
-             .order_by(Product.preferred_supplier_id, Product.sku_key))
-    if product_ids is not None:
-        query = query.where(Product.id.in_(list(product_ids)))
-    found = []
-    for product, hand, held, coming in db.session.execute(query).unique():
-        shortfall = product.reorder_point - (hand - held + coming)
-        quantity = max(product.reorder_qty, shortfall)
-        if product.whole_units:
-            quantity = quantity.to_integral_value(rounding=ROUND_CEILING)
-        found.append(Suggestion(product, hand, held, coming, quantity))
-    return found
+    return (select(Product, type_coerce(on_hand, Quantity()).label("on_hand"),
+                   type_coerce(reserved, Quantity()).label("reserved"),
+                   type_coerce(incoming, Quantity()).label("incoming"))
+            .outerjoin(ProductStock, ProductStock.product_id == Product.id)
+            .outerjoin(on_order, on_order.c.product_id == Product.id)
+            .where(Product.kind == "stocked", Product.active.is_(True),
+                   Product.reorder_point > 0,
+                   on_hand - reserved + incoming < _raw(Product.reorder_point))
+            .order_by(Product.preferred_supplier_id, Product.sku_key))
+
+
+def _suggestion(product: Product, hand: Decimal, held: Decimal, coming: Decimal) -> Suggestion:
+    shortfall = product.reorder_point - (hand - held + coming)
+    quantity = max(product.reorder_qty, shortfall)
+    if product.whole_units:
+        quantity = quantity.to_integral_value(rounding=ROUND_CEILING)
+    return Suggestion(product, hand, held, coming, quantity)
 
 
 def draft_orders_from_reorder(product_ids, *, by: User | None = None,

@@ -1,9 +1,10 @@
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from flask import jsonify
 from flask_login import current_user
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, lazyload
 
 from blueprints.dashboard import bp
 from blueprints.web import ALL_ROLES, public, render, roles
@@ -20,8 +21,25 @@ from models import (
 )
 from models.customers import LIFECYCLES
 from models.pipeline import soonest_closing, weighted_cents
-from models.receivables import overdue_condition, overdue_customers
+from models.receivables import overdue_customers
 from models.users import utcnow
+
+DASHBOARD_ROWS = 8  # rows a panel lists (the open deals and follow-ups due list ten)
+
+
+def _first(entity, picked, order, *shown):
+    """The records `picked` (a SELECT of `entity.id` with its WHERE, ORDER BY and LIMIT),
+    in `order`, loading only the relations `shown` (`joinedload(...)`): the few rows are
+    chosen first and joined after. With the default joined relations on the SELECT that
+    chose them, PostgreSQL joined every customer (and its facets) before the LIMIT."""
+    return db.session.scalars(
+        select(entity).where(entity.id.in_(picked.correlate(None))).order_by(*order)
+        .options(*shown, lazyload("*"))).unique().all()
+
+
+def _name_of(relation):
+    """joinedload of a relation whose name a panel shows, without its own relations."""
+    return joinedload(relation).lazyload("*")
 
 
 @bp.route("/")
@@ -36,15 +54,15 @@ def index():
     by_lifecycle = [(stage.capitalize(), counts.get(stage, 0)) for stage in LIFECYCLES]
     on_hold = []
     if current_user.role in ("finance", "admin"):
-        on_hold = db.session.scalars(
-            select(Customer).join(FinancialAccount).where(FinancialAccount.on_hold.is_(True))
-            .order_by(Customer.search_name).limit(10)
-        ).unique().all()
-    recent_customers = db.session.scalars(
-        select(Customer).join(Relationship)
+        order = (Customer.search_name, Customer.id)
+        on_hold = _first(Customer, select(Customer.id).join(FinancialAccount)
+                         .where(FinancialAccount.on_hold.is_(True)).order_by(*order).limit(10),
+                         order, _name_of(Customer.account))
+    recent_customers = _first(
+        Customer, select(Relationship.customer_id)
         .where(Relationship.owner_id == current_user.id if mine else True)
-        .order_by(Relationship.customer_id.desc()).limit(8)  # the owner index's order
-    ).unique().all()
+        .order_by(Relationship.customer_id.desc()).limit(DASHBOARD_ROWS),  # the owner index's order
+        (Customer.id.desc(),))
     recent_changes = []
     users = []
     if current_user.role == "admin":
@@ -57,15 +75,16 @@ def index():
     if current_user.role in ("sales", "admin"):
         deals, open_deal_count, forecast = _open_deals(current_user.id if mine else None)
         due = _followups_due(current_user.id)
-    reorder, expected, to_ship = [], [], []
+    (reorder, reorder_count), expected, to_ship = ([], 0), [], []
     if current_user.role in ("operations", "admin"):
-        reorder, expected = _supply_watch()
+        (reorder, reorder_count), expected = _supply_watch()
         to_ship = _orders_to_ship()
     money = _finance_watch() if current_user.role in ("finance", "admin") else {}
     overdue_mine = _my_overdue_customers(current_user.id if mine else None) \
         if current_user.role in ("sales", "admin") else []
     deal_overdue = overdue_customers(deal.customer_id for deal in deals)
-    return render("dashboard/index.html", reorder=reorder, expected=expected, to_ship=to_ship,
+    return render("dashboard/index.html", reorder=reorder, reorder_count=reorder_count,
+                  expected=expected, to_ship=to_ship,
                   money=money, overdue_mine=overdue_mine, deal_overdue=deal_overdue,
                   today=utcnow().date(), mine=mine, by_lifecycle=by_lifecycle,
                   on_hold=on_hold, recent_customers=recent_customers,
@@ -81,44 +100,60 @@ def _finance_watch() -> dict:
     from models.sales import SalesOrder
 
     today = utcnow().date()
-    overdue = db.session.scalars(
-        select(Invoice).where(Invoice.kind == "invoice", Invoice.status == "posted",
-                              INVOICE_OPEN, Invoice.due_date < today)
-        .order_by(Invoice.due_date, Invoice.id).limit(8)).unique().all()
-    drafts = db.session.scalars(
-        select(Invoice).where(Invoice.status == "draft").order_by(Invoice.id).limit(8)
-    ).unique().all()
-    held = db.session.scalars(
-        select(SalesOrder).where(SalesOrder.status == "held").order_by(SalesOrder.id)
-        .limit(8)).unique().all()
-    bills = db.session.scalars(
-        select(VendorBill).where(VendorBill.status == "open", VendorBill.open_amount > 0,
-                                 VendorBill.due_on <= today + timedelta(days=7))
-        .order_by(VendorBill.due_on, VendorBill.id).limit(8)).unique().all()
+    customer = _name_of(Invoice.customer)
+    by_due = (Invoice.due_date, Invoice.id)
+    overdue = _first(Invoice, select(Invoice.id).where(
+        Invoice.kind == "invoice", Invoice.status == "posted", INVOICE_OPEN,
+        Invoice.due_date < today).order_by(*by_due).limit(DASHBOARD_ROWS), by_due, customer)
+    drafts = _first(Invoice, select(Invoice.id).where(Invoice.status == "draft")
+                    .order_by(Invoice.id).limit(DASHBOARD_ROWS), (Invoice.id,), customer)
+    held = _first(SalesOrder, select(SalesOrder.id).where(SalesOrder.status == "held")
+                  .order_by(SalesOrder.id).limit(DASHBOARD_ROWS), (SalesOrder.id,),
+                  _name_of(SalesOrder.customer))
+    by_due = (VendorBill.due_on, VendorBill.id)
+    bills = _first(VendorBill, select(VendorBill.id).where(
+        VendorBill.status == "open", VendorBill.open_amount > 0,
+        VendorBill.due_on <= today + timedelta(days=7)).order_by(*by_due)
+        .limit(DASHBOARD_ROWS), by_due, _name_of(VendorBill.supplier))
     return {"overdue": overdue, "drafts": drafts, "held": held, "bills": bills}
 
 
 def _my_overdue_customers(owner_id: int | None) -> list[tuple[Customer, Decimal]]:
-    """Customers (mine, for a rep) with invoices past due: the call to make first."""
-    query = (select(Customer).join(Relationship, Relationship.customer_id == Customer.id)
-             .where(overdue_condition()).order_by(Customer.search_name).limit(8))
+    """Customers (mine, for a rep) with invoices past due, the longest overdue first (the
+    call to make first), with what is overdue: one pass over the open invoices past due
+    (the partial index by due date), then the few customers shown."""
+    from models.invoicing import Invoice
+    from models.ledger import sum_money
+
+    picked = (select(Invoice.customer_id, sum_money(Invoice.open_amount))
+              .where(Invoice.kind == "invoice", Invoice.status == "posted",
+                     Invoice.open_amount > 0, Invoice.due_date < date.today())
+              .group_by(Invoice.customer_id)
+              .order_by(func.min(Invoice.due_date), Invoice.customer_id)
+              .limit(DASHBOARD_ROWS))
     if owner_id is not None:
-        query = query.where(Relationship.owner_id == owner_id)
-    customers = db.session.scalars(query).unique().all()
-    amounts = overdue_customers(c.id for c in customers)
-    return [(customer, amounts.get(customer.id, Decimal(0))) for customer in customers]
+        picked = picked.join(Relationship, Relationship.customer_id == Invoice.customer_id) \
+            .where(Relationship.owner_id == owner_id)
+    amounts = dict(db.session.execute(picked).all())
+    if not amounts:
+        return []
+    customers = db.session.scalars(
+        select(Customer).where(Customer.id.in_(amounts))
+        .options(_name_of(Customer.account), lazyload("*"))).unique()
+    by_id = {customer.id: customer for customer in customers}
+    return [(by_id[customer_id], amount) for customer_id, amount in amounts.items()]
 
 
 def _supply_watch():
-    """What operations watch: products to reorder, and purchase orders still to arrive
-    (soonest expected first; late ones first of all)."""
-    from models.purchasing import PurchaseOrder, reorder_suggestions
+    """What operations watch: the first products to reorder and how many there are, and
+    purchase orders still to arrive (soonest expected first; late ones first of all)."""
+    from models.purchasing import PurchaseOrder, reorder_watch
 
-    reorder = reorder_suggestions()
-    expected = db.session.scalars(
-        select(PurchaseOrder).where(PurchaseOrder.status.in_(("sent", "partial")))
-        .order_by(PurchaseOrder.expected_on.is_(None), PurchaseOrder.expected_on,
-                  PurchaseOrder.id).limit(8)).unique().all()
+    reorder = reorder_watch(DASHBOARD_ROWS)
+    order = (PurchaseOrder.expected_on.is_(None), PurchaseOrder.expected_on, PurchaseOrder.id)
+    expected = _first(PurchaseOrder, select(PurchaseOrder.id)
+                      .where(PurchaseOrder.status.in_(("sent", "partial"))).order_by(*order)
+                      .limit(DASHBOARD_ROWS), order, _name_of(PurchaseOrder.supplier))
     return reorder, expected
 
 
@@ -129,10 +164,11 @@ def _orders_to_ship():
     from models.documents import lines_for_totals
     from models.sales import OPEN_ORDER_STATUSES, SalesOrder
 
-    return db.session.scalars(
-        select(SalesOrder).where(SalesOrder.status.in_(OPEN_ORDER_STATUSES))
-        .options(lines_for_totals(SalesOrder.lines), selectinload(SalesOrder.shipments))
-        .order_by(SalesOrder.ordered_on, SalesOrder.id).limit(8)).unique().all()
+    order = (SalesOrder.ordered_on, SalesOrder.id)
+    return _first(SalesOrder, select(SalesOrder.id)
+                  .where(SalesOrder.status.in_(OPEN_ORDER_STATUSES)).order_by(*order)
+                  .limit(DASHBOARD_ROWS), order, _name_of(SalesOrder.customer),
+                  lines_for_totals(SalesOrder.lines), selectinload(SalesOrder.shipments))
 
 
 def _open_deals(owner_id: int | None) -> tuple[list[Deal], int, list[tuple[str, Decimal]]]:
@@ -163,10 +199,11 @@ def _open_deals(owner_id: int | None) -> tuple[list[Deal], int, list[tuple[str, 
 def _followups_due(user_id: int) -> list[Activity]:
     """My open activities due by the end of today (UTC), oldest first."""
     end_of_today = datetime.combine(utcnow().date() + timedelta(days=1), time.min, UTC)
-    return list(db.session.scalars(
-        select(Activity).where(Activity.assignee_id == user_id, Activity.done.is_(False),
-                               Activity.due_at.is_not(None), Activity.due_at < end_of_today)
-        .order_by(Activity.due_at).limit(10)).unique())
+    order = (Activity.due_at, Activity.id)
+    return _first(Activity, select(Activity.id).where(
+        Activity.assignee_id == user_id, Activity.done.is_(False),
+        Activity.due_at.is_not(None), Activity.due_at < end_of_today).order_by(*order)
+        .limit(10), order, _name_of(Activity.customer))
 
 
 @bp.route("/healthz")

@@ -457,6 +457,39 @@ def test_credit_hold__reject_needs_a_note(client, login, db, stages, chart):
     assert db.session.get(SalesOrder, order.id).status == "held"
 
 
+def test_dashboard__my_customers_longest_overdue_first(client, login, db, chart, users):
+    """Does a rep's dashboard list their customers with invoices past due, the longest
+    overdue first, each with what is overdue (all its late invoices), and leave out
+    others' customers, invoices not yet due and paid ones?"""
+    me = users["sales"]
+    today = date.today()
+    made = {}
+    for name, days_late in (("Recent Ltd", 5), ("Oldest Ltd", 90), ("Middle Ltd", 30)):
+        made[name] = make_customer(name=name, owner=me)
+        posted_invoice(db, customer=made[name], issue_date=today - timedelta(days=days_late),
+                       terms=0)
+    posted_invoice(db, lines=(("Consulting", "1", "50.00"),), customer=made["Recent Ltd"],
+                   issue_date=today - timedelta(days=2), terms=0)
+    posted_invoice(db, customer=make_customer(name="Not Mine Ltd", owner=users["admin"]),
+                   issue_date=today - timedelta(days=200), terms=0)
+    posted_invoice(db, customer=make_customer(name="Not Yet Due Ltd", owner=me),
+                   issue_date=today, terms=30)
+    paid = make_customer(name="Paid Up Ltd", owner=me)
+    posted_invoice(db, customer=paid, issue_date=today - timedelta(days=120), terms=0)
+    pay(db, paid, "100.00")
+    login("sales")
+    body = client.get("/").get_data(as_text=True)
+    panel = body.split('id="overdue-customers"')[1].split("</ul>")[0]
+    assert re.findall(r'>([A-Za-z ]+ Ltd)</a>', panel) == ["Oldest Ltd", "Middle Ltd",
+                                                           "Recent Ltd"]
+    assert "150.00" in panel.split("Recent Ltd")[1]  # both its late invoices
+    client.post("/logout")
+    login("admin")
+    body = client.get("/").get_data(as_text=True)
+    panel = body.split('id="overdue-customers"')[1].split("</ul>")[0]
+    assert re.findall(r'>([A-Za-z ]+ Ltd)</a>', panel)[0] == "Not Mine Ltd"
+
+
 def test_overdue__badges_and_filter_show_it_and_vanish_once_paid(client, login, db, stages,
                                                                chart, users):
     """Does an overdue invoice put a badge on the deal, the customer page, the list

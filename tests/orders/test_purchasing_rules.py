@@ -476,6 +476,25 @@ def test_reorder__suggests_products_below_their_point(app, db):
     assert [s.product for s in reorder_suggestions([low.id, deep.id])] == [deep, low]
 
 
+def test_reorder_watch__the_first_few_of_the_suggestions_and_their_count(app, db):
+    """Does the dashboard's reorder_watch give the first n suggestions in the reorder
+    list's order, with the same figures, and count them all; nothing when none is low?"""
+    from models.purchasing import reorder_watch
+
+    assert reorder_watch(2) == ([], 0)
+    supplier = make_supplier()
+    for n in range(5):
+        _reorderable(f"W-{n}", supplier, point="10", qty=str(5 + n), on_hand_qty=str(n + 1))
+    _reorderable("W-OK", supplier, point="10", qty="20", on_hand_qty="10")
+    db.session.commit()
+    every = reorder_suggestions()
+    first, count = reorder_watch(2)
+    assert count == len(every) == 5
+    assert [(s.product.sku, s.on_hand, s.quantity) for s in first] == \
+        [(s.product.sku, s.on_hand, s.quantity) for s in every[:2]]
+    assert reorder_watch(10)[1] == 5 and len(reorder_watch(10)[0]) == 5
+
+
 def test_reorder__counts_what_open_orders_bring(app, db):
     """Is what draft, sent and partly received orders still bring counted as on order, and
     what cancelled or received ones brought not?"""
