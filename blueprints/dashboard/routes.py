@@ -171,7 +171,7 @@ def _orders_to_ship():
                   lines_for_totals(SalesOrder.lines), selectinload(SalesOrder.shipments))
 
 
-def _open_deals(owner_id: int | None) -> tuple[list[Deal], int, list[tuple[str, Decimal]]]:
+def _open_deals(owner_id: int | None) -> tuple[list, int, list[tuple[str, Decimal]]]:
     """The ten open deals closing soonest, how many are open, and the weighted forecast
     by close month (the first six months, then "No date"): three small statements, the
     counting and summing done in SQL whatever the size of the pipeline."""
