@@ -19,8 +19,10 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    and_,
     bindparam,
     func,
+    or_,
     select,
     type_coerce,
     union_all,
@@ -31,6 +33,7 @@ from sqlalchemy.orm import Mapped, aliased, lazyload, mapped_column, relationshi
 from models import db
 from models.customers import Customer
 from models.errors import DomainError, NotAllowed
+from models.paging import decode_cursor, encode_cursor
 from models.types import Money, round_money
 from models.users import User, utcnow
 from models.versioned import Versioned
@@ -402,7 +405,8 @@ def board_totals(clauses) -> dict[int, ColumnTotal]:
     return result
 
 
-BOARD_CARDS = 25  # cards per column; the column's count and totals cover every deal
+BOARD_CARDS = 15  # cards a column shows first; the column's count and totals cover all
+BOARD_MORE = 25  # cards each "Show more" adds
 SOONEST = (Deal.expected_close.asc().nulls_last(), Deal.id)  # soonest close, no date last
 
 
@@ -421,15 +425,8 @@ def soonest_closing(clauses, stage_ids, per_stage: int,
     found: dict[int, list[Row]] = {stage_id: [] for stage_id in stage_ids}
     if not found:
         return found
-    parts = []
-    for stage_id in found:
-        for dated in (True, False):
-            close = Deal.expected_close
-            parts.append(
-                select(Deal.id).where(Deal.stage_id == stage_id, *clauses,
-                                      close.is_not(None) if dated else close.is_(None))
-                .order_by(*((close, Deal.id) if dated else (Deal.id,)))
-                .limit(per_stage).subquery())
+    parts = [_column_part(stage_id, clauses, dated, per_stage)
+             for stage_id in found for dated in (True, False)]
     shown = union_all(*(select(part.c.id) for part in parts))
     query = _card_rows().where(Deal.id.in_(shown))
     if at_most is not None:
@@ -438,6 +435,49 @@ def soonest_closing(clauses, stage_ids, per_stage: int,
         if len(found[deal.stage_id]) < per_stage:
             found[deal.stage_id].append(deal)
     return found
+
+
+def column_after(clauses, stage_id: int, after: tuple[date | None, int],
+                 count: int) -> list[Row]:
+    """A board column's "Show more": the `count` deals matching `clauses` in the stage
+    that come after the card `after` = (expected close, id) in the column's order
+    (soonest close, no date last), as `soonest_closing`'s rows."""
+    close, deal_id = after
+    if close is None:  # among the undated ones already
+        parts = [_column_part(stage_id, clauses, False, count, Deal.id > deal_id)]
+    else:
+        later = or_(Deal.expected_close > close,
+                    and_(Deal.expected_close == close, Deal.id > deal_id))
+        parts = [_column_part(stage_id, clauses, True, count, later),
+                 _column_part(stage_id, clauses, False, count)]
+    shown = union_all(*(select(part.c.id) for part in parts))
+    return list(db.session.execute(_card_rows().where(Deal.id.in_(shown)).limit(count)))
+
+
+def _column_part(stage_id: int, clauses, dated: bool, limit: int, *where):
+    """One stage's dated deals in close-date order, or its undated ones in id order, from
+    the (stage_id, expected_close, id) index, stopping at `limit`."""
+    close = Deal.expected_close
+    return (select(Deal.id).where(Deal.stage_id == stage_id, *clauses, *where,
+                                  close.is_not(None) if dated else close.is_(None))
+            .order_by(*((close, Deal.id) if dated else (Deal.id,))).limit(limit).subquery())
+
+
+def card_cursor(card) -> str:
+    """Where a column's "Show more" goes on from: a card's close date and id, opaque."""
+    close = card.expected_close
+    return encode_cursor(close.isoformat() if close else None, card.id)
+
+
+def parse_card_cursor(cursor: str) -> tuple[date | None, int]:
+    """(expected close, id) from `card_cursor`; a broken one is a ValueError."""
+    key, deal_id = decode_cursor(cursor)
+    if key is None:
+        return None, deal_id
+    try:
+        return date.fromisoformat(key), deal_id
+    except (TypeError, ValueError):
+        raise ValueError("That link is broken; open the board again.") from None
 
 
 @cache

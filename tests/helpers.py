@@ -123,3 +123,19 @@ def count_statements(engine, run) -> int:
     as SQLite's BEGIN left out: it depends on what ran before, not on the page)."""
     seen, _ = statements_of(engine, run)
     return len([s for s in seen if not s.upper().startswith(("BEGIN", "COMMIT", "ROLLBACK"))])
+
+
+def walk_show_more(client, link, found_in, next_link_in, leaves_out: str):
+    """Follow a list's "Show more" links as htmx asks them, from `link` until none is
+    left: (what `found_in(fragment)` found in each answer, in order; the number of
+    requests). Each answer must be a fragment: no page, nothing of `leaves_out`."""
+    seen, rounds = [], 0
+    while link:
+        response = client.htmx("get", link)
+        assert response.status_code == 200
+        fragment = response.get_data(as_text=True)
+        assert "<html" not in fragment and leaves_out not in fragment
+        seen += found_in(fragment)
+        link = next_link_in(fragment)
+        rounds += 1
+    return seen, rounds

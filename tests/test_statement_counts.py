@@ -1175,10 +1175,11 @@ def world(database_url):
     from models.activities import new_calendar_token
     from models.ledger import account_for
 
-    # My follow-ups lists each group's first rows (and more on request): here all of
-    # them, so the page shows every row the lists grow by.
+    # My follow-ups lists each group's first rows and a board column its first cards (and
+    # more on request): here all of them, so the page shows every row the lists grow by.
     limits = pytest.MonkeyPatch()
     limits.setattr("models.activities.FOLLOWUP_FIRST", BIG)
+    limits.setattr("models.pipeline.BOARD_CARDS", BIG)
     serve = make_test_app(keep=True, TANDEM_PER_PAGE=BIG)
     serve.test_client_class = TandemClient
     body = make_test_app(keep=True)

@@ -17,6 +17,7 @@ from models import Customer, User, db
 from models.activities import timeline
 from models.errors import DomainError, NotAllowed
 from models.pipeline import (
+    BOARD_MORE,
     Campaign,
     Deal,
     Stage,
@@ -24,12 +25,15 @@ from models.pipeline import (
     add_stage,
     board_deals,
     board_totals,
+    card_cursor,
+    column_after,
     create_deal,
     deal_filter_clauses,
     delete_stage,
     ensure_stages,
     may_change_deal,
     move_deal,
+    parse_card_cursor,
     update_deal,
     update_stage,
 )
@@ -37,8 +41,10 @@ from models.sales import QUOTE_ROLES, may_quote, orders_for_deal, quotes_for_dea
 
 CHANGE_DEALS = ("admin", "sales")
 BOARD_PARAMS = {"owner", "month", "campaign", "source"}
+MORE_PARAMS = {"column", "after"}  # a column's "Show more"
 MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 ROW_ID = re.compile(r"^[0-9]{1,9}$")  # ASCII digits that fit an INTEGER column
+bp.add_app_template_global(card_cursor, "card_cursor")
 STALE = ("This deal was changed by someone else a moment ago. The board now shows their "
          "change; make yours again if it still applies.")
 
@@ -134,8 +140,29 @@ def _board(filters: dict, *, status: int = 200, message: str | None = None,
 @bp.route("/")
 @roles(*ALL_ROLES)
 def index():
-    """The deal board: a column per open stage with its totals, filtered from the URL."""
-    return _board(_board_filters(request.args))
+    """The deal board: a column per open stage with its totals, filtered from the URL.
+
+    ?column=<stage id>&after=<cursor> (with the filters) is a column's "Show more": its
+    next cards after the one the cursor names, alone for htmx (they take the link's
+    place), else a page of that column's next cards.
+    """
+    if not MORE_PARAMS & set(request.args):
+        return _board(_board_filters(request.args))
+    column, after = request.args.get("column", ""), request.args.get("after", "")
+    filters = _board_filters({k: v for k, v in request.args.items() if k not in MORE_PARAMS})
+    stage = _get(Stage, column)
+    if stage is None or not stage.is_open:
+        abort(400, "There is no such column on the board.")
+    try:
+        cursor = parse_card_cursor(after)
+    except ValueError as error:
+        abort(400, str(error))
+    cards = column_after(_clauses(filters), stage.id, cursor, BOARD_MORE + 1)
+    return render("pipeline/board_more.html", block="cards", stage=stage,
+                  stages=Stage.ordered(), cards=cards[:BOARD_MORE],
+                  more=len(cards) > BOARD_MORE, filters=filters,
+                  filter_args=_filter_args(filters),
+                  may_move=partial(may_change_deal, current_user._get_current_object()))
 
 
 @bp.route("/deals/<int:deal_id>/move", methods=["POST"])

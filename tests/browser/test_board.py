@@ -207,6 +207,53 @@ def test_board__phone_move_to_control_moves_the_deal(page, viewport, users, db):
     assert _fresh(db).get(Deal, mover.id).stage_id == stages["Proposal"].id
 
 
+def test_board__show_more_in_place_then_move_a_card_it_brought(page, viewport, users, db):
+    """With more deals in a column than it shows first, does "Show more" add the rest to
+    the column without a reload, and can a card it brought be moved (dragged at desk
+    width, Move to… at phone width)?"""
+    from datetime import date, timedelta
+
+    from models import Deal
+    from models.pipeline import BOARD_CARDS, create_deal, ensure_stages
+
+    stages = {s.name: s for s in ensure_stages()}
+    customer = make_customer(name="Northwind Traders")
+    deals = [create_deal(customer=customer, title=f"Deal {n:02d}", owner=users["sales"],
+                         stage=stages["Qualified"], amount=Decimal("100.00"),
+                         expected_close=date(2027, 1, 1) + timedelta(days=n))
+             for n in range(BOARD_CARDS + 3)]
+    db.session.commit()
+    sign_in_as(page, "sales")
+    page.goto("/pipeline/")
+    qualified, proposal = _column(page, "Qualified"), _column(page, "Proposal")
+    expect(qualified.locator("li.card")).to_have_count(BOARD_CARDS)
+    expect(qualified.locator(".column-total")).to_contain_text(f"{BOARD_CARDS + 3} deals")
+    _mark_document(page)
+    qualified.get_by_role("link", name=re.compile("Show more")).click()
+    expect(qualified.locator("li.card")).to_have_count(BOARD_CARDS + 3)
+    expect(qualified.locator(".card-more")).to_have_count(0)
+    expect(qualified.locator(".card-title")).to_have_text([d.title for d in deals])
+    _assert_not_reloaded(page)
+    check_a11y(page)
+    screenshot(page, "pipeline-board-more", viewport)
+    last = deals[-1]
+    card = page.locator(f"#deal-{last.id}")
+    if viewport == "desk":
+        # a screen tall enough to hold the long column and the one it goes to, as a
+        # hand would drag it (Sortable's fallback drag does not scroll the page)
+        page.set_viewport_size({"width": page.viewport_size["width"], "height": 3200})
+        page.wait_for_function(
+            "document.getElementById('board').dataset.dragReady === 'true'")
+        _drag(page, card.locator(".card-customer"), proposal.locator("ol.cards"))
+    else:
+        card.get_by_label("Move to…").select_option(label="Proposal")
+        card.get_by_role("button", name="Move").click()
+    expect(page.locator(".board-status")).to_contain_text(f"“{last.title}” moved to Proposal.")
+    expect(proposal.locator(f"#deal-{last.id}")).to_be_visible()
+    _assert_not_reloaded(page)
+    assert _fresh(db).get(Deal, last.id).stage_id == stages["Proposal"].id
+
+
 def test_board__stale_move_shows_the_conflict(page, viewport, users, db):
     """When a deal changed after the board was loaded, is the move refused with a message
     on the board?"""

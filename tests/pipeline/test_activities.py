@@ -13,7 +13,7 @@ from models import Activity, Contact
 from models.activities import followups, last_contacted, log_activity
 from models.pipeline import create_deal, ensure_stages, move_deal
 from models.users import as_utc, utcnow
-from tests.helpers import count_rows, make_customer, snapshot
+from tests.helpers import count_rows, make_customer, snapshot, walk_show_more
 
 
 def _customer_with_contact(db, name="Harbour Lights", contact="Pat Quinn"):
@@ -587,15 +587,10 @@ def test_followups_page__show_more_walks_a_group_to_its_end(client, login, db, u
     body = client.get("/pipeline/activities").get_data(as_text=True)
     seen = _group_subjects(body, group)
     more = _more_link(body.split(f'id="group-{group}"')[1].split("</section>")[0])
-    rounds = 0
-    while more:
-        response = client.htmx("get", more)
-        assert response.status_code == 200
-        fragment = response.get_data(as_text=True)
-        assert "<html" not in fragment and "<section" not in fragment
-        seen += re.findall(r'class="activity-subject">([^<]*)<', fragment)
-        more = _more_link(fragment)
-        rounds += 1
+    rest, rounds = walk_show_more(
+        client, more, lambda fragment: re.findall(r'class="activity-subject">([^<]*)<', fragment),
+        _more_link, "<section")
+    seen += rest
     assert seen == expected
     assert rounds == 2  # 2 first, then 3 and 2
 
