@@ -419,7 +419,7 @@ def soonest_closing(clauses, stage_ids, per_stage: int,
     stage (a NULLS LAST order would need one on SQLite). With `at_most`, only that many
     of them all, the soonest, are read (the dashboard's ten, not ten a stage).
 
-    Each deal is a row of what a card shows (`CARD_COLUMNS`: the deal's own columns, and
+    Each deal is a row of what a card shows (`_card_rows`: the deal's own columns, and
     customer_name, owner_name, stage_name), not a Deal record: a record a card, with its
     customer, owner and stage records, was about a fifth of the board's time."""
     found: dict[int, list[Row]] = {stage_id: [] for stage_id in stage_ids}

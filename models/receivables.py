@@ -223,13 +223,18 @@ def _standing(customer: Customer, today: date) -> Standing:
 
 def overdue_condition(today: date | None = None):
     """SQL: the customer (Customer.id) has an open posted invoice past its due date."""
-    today = today or date.today()
     # the overdue invoices' customers as one set, read from the partial index of open
     # invoices by due date (about a thousand at scale 1), rather than an EXISTS probed
     # for each customer in the list's order: half the time for a rep's 2,000 customers
-    return Customer.id.in_(
-        select(Invoice.customer_id).where(Invoice.kind == "invoice", Invoice.status == "posted",
-                                          Invoice.open_amount > 0, Invoice.due_date < today))
+    return Customer.id.in_(select(Invoice.customer_id).where(*overdue_invoices(today)))
+
+
+def overdue_invoices(today: date | None = None) -> tuple:
+    """WHERE clauses of the open posted invoices past their due date (served by the
+    partial index of open documents by due date)."""
+    today = today or date.today()
+    return (Invoice.kind == "invoice", Invoice.status == "posted", Invoice.open_amount > 0,
+            Invoice.due_date < today)
 
 
 def overdue_customers(customer_ids, today: date | None = None) -> dict[int, Decimal]:

@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 from flask import jsonify
@@ -21,7 +21,7 @@ from models import (
 )
 from models.customers import LIFECYCLES
 from models.pipeline import soonest_closing, weighted_cents
-from models.receivables import overdue_customers
+from models.receivables import overdue_customers, overdue_invoices
 from models.users import utcnow
 
 DASHBOARD_ROWS = 8  # rows a panel lists (the open deals and follow-ups due list ten)
@@ -126,9 +126,7 @@ def _my_overdue_customers(owner_id: int | None) -> list[tuple[Customer, Decimal]
     from models.ledger import sum_money
 
     picked = (select(Invoice.customer_id, sum_money(Invoice.open_amount))
-              .where(Invoice.kind == "invoice", Invoice.status == "posted",
-                     Invoice.open_amount > 0, Invoice.due_date < date.today())
-              .group_by(Invoice.customer_id)
+              .where(*overdue_invoices()).group_by(Invoice.customer_id)
               .order_by(func.min(Invoice.due_date), Invoice.customer_id)
               .limit(DASHBOARD_ROWS))
     if owner_id is not None:

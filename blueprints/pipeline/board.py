@@ -44,9 +44,11 @@ BOARD_PARAMS = {"owner", "month", "campaign", "source"}
 MORE_PARAMS = {"column", "after"}  # a column's "Show more"
 MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 ROW_ID = re.compile(r"^[0-9]{1,9}$")  # ASCII digits that fit an INTEGER column
-bp.add_app_template_global(card_cursor, "card_cursor")
 STALE = ("This deal was changed by someone else a moment ago. The board now shows their "
          "change; make yours again if it still applies.")
+
+# a column's "Show more" link names the last card shown (templates/pipeline/_board_more.html)
+bp.add_app_template_global(card_cursor, "card_cursor")
 
 
 # --- Helpers ------------------------------------------------------------------------------
